@@ -1,0 +1,118 @@
+import { BaseCacheBackend } from "./base";
+import type { CachedResponse, CacheEntry, LookupResult, TagRef } from "./types";
+
+/** Options of {@link CompositeBackend}. */
+export interface CompositeBackendOptions {
+  /** The parts, in read order. */
+  backends: BaseCacheBackend[];
+}
+
+/**
+ * Some parts of a composite operation failed. The other parts still ran; `errors` holds each
+ * failure with the index of its part, `result` what the successful parts gave.
+ *
+ * @example
+ * try { await invalidateTag("products"); } catch (e) { if (e instanceof CompositeBackendError) console.log(e.errors); }
+ */
+export class CompositeBackendError extends AggregateError {
+  constructor(
+    readonly operation: string,
+    errors: Array<{ part: number; backend: string; error: unknown }>,
+    readonly result?: number | boolean,
+  ) {
+    super(
+      errors.map((e) => e.error),
+      `${operation} failed on ${errors.length} part(s) of the composite backend: ` +
+        errors.map((e) => `#${e.part} ${e.backend}: ${e.error instanceof Error ? e.error.message : String(e.error)}`).join("; "),
+    );
+    this.name = "CompositeBackendError";
+    this.parts = errors;
+  }
+  readonly parts: Array<{ part: number; backend: string; error: unknown }>;
+}
+
+/**
+ * Several backends as one: reads from the first part that has the entry, writes to and
+ * invalidates every part (a failing part does not stop the others), and chains `prepareResponse`.
+ * Typical: a local Keyv cache plus a CDN that gets tag headers and purges.
+ *
+ * @example
+ * const backend = new CompositeBackend({ backends: [new KeyvCacheBackend(), new FastlyBackend({ apiToken, serviceId })] });
+ * // or by name in configureCachePage: { backend: "composite", options: { backends: ["keyv", "fastly"] } }
+ */
+export class CompositeBackend extends BaseCacheBackend {
+  readonly backends: BaseCacheBackend[];
+
+  constructor(options: CompositeBackendOptions) {
+    super(options as unknown as Record<string, unknown>);
+    if (!options || !Array.isArray(options.backends) || options.backends.length === 0) {
+      throw new TypeError("CompositeBackend: `backends` must be a non-empty array of backends");
+    }
+    options.backends.forEach((b, i) => {
+      if (!(b instanceof BaseCacheBackend)) throw new TypeError(`CompositeBackend: backends[${i}] is not a BaseCacheBackend`);
+    });
+    this.backends = [...options.backends];
+  }
+
+  async get(key: string): Promise<CachedResponse | undefined> {
+    return (await this.lookup(key, [])).response;
+  }
+
+  override async lookup(key: string, tags: readonly TagRef[]): Promise<LookupResult> {
+    const tokens: unknown[] = [];
+    for (const part of this.backends) {
+      let result: LookupResult;
+      try {
+        result = await part.lookup(key, tags);
+      } catch {
+        tokens.push(undefined);
+        continue; // a failing part is skipped for reads: the next one may have the entry
+      }
+      if (result.response) return { response: result.response, metadata: result.metadata, token: tokens };
+      tokens.push(result.token);
+    }
+    return { token: tokens };
+  }
+
+  async set(entry: CacheEntry): Promise<void> {
+    const tokens = Array.isArray(entry.token) ? entry.token : [];
+    await this.all("set", (part, i) => part.set({ ...entry, token: tokens[i] }));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const results = await this.all("delete", (part) => part.delete(key));
+    return results.some((r) => r === true);
+  }
+
+  /** Invalidates every part; returns what the first part returned (the local store's count or version). */
+  async invalidateBySurrogate(surrogateKey: string): Promise<number> {
+    const results = await this.all("invalidateBySurrogate", (part) => part.invalidateBySurrogate(surrogateKey));
+    return results[0] ?? 0;
+  }
+
+  override async invalidateBySurrogates(keys: string[]): Promise<number> {
+    const results = await this.all("invalidateBySurrogates", (part) => part.invalidateBySurrogates(keys));
+    return results[0] ?? 0;
+  }
+
+  override prepareResponse(response: CachedResponse, surrogateKeys: string[]): CachedResponse {
+    return this.backends.reduce((r, part) => part.prepareResponse(r, surrogateKeys), response);
+  }
+
+  override async close(): Promise<void> {
+    await this.all("close", (part) => part.close());
+  }
+
+  private async all<T>(operation: string, run: (part: BaseCacheBackend, index: number) => Promise<T>): Promise<Array<T | undefined>> {
+    const settled = await Promise.allSettled(this.backends.map((part, i) => run(part, i)));
+    const errors = settled.flatMap((s, part) =>
+      s.status === "rejected" ? [{ part, backend: this.backends[part].constructor.name, error: s.reason }] : [],
+    );
+    const values = settled.map((s) => (s.status === "fulfilled" ? s.value : undefined));
+    if (errors.length > 0) {
+      const first = values.find((v) => typeof v === "number" || typeof v === "boolean") as number | boolean | undefined;
+      throw new CompositeBackendError(operation, errors, first);
+    }
+    return values;
+  }
+}

@@ -1,0 +1,53 @@
+import type { CachedResponse } from "./types";
+
+/** The shape an entry has in a Keyv store. `b` is a Buffer in memory, base64 text elsewhere. */
+export interface StoredEntry {
+  v: 1;
+  status: number;
+  headers: Record<string, string | string[]>;
+  b: Buffer | string;
+  /** tag name -> version seen when the request started */
+  tags: Record<string, number>;
+  meta: Record<string, unknown>;
+}
+
+/** Builds what is written to the store. */
+export function encodeEntry(
+  response: CachedResponse,
+  tags: Record<string, number>,
+  meta: Record<string, unknown>,
+  inMemory: boolean,
+): StoredEntry {
+  return {
+    v: 1,
+    status: response.status,
+    headers: response.headers,
+    b: inMemory ? response.body : response.body.toString("base64"),
+    tags,
+    meta,
+  };
+}
+
+/** Reads a stored entry; anything not in our format (foreign data, corruption) gives undefined, a miss. */
+export function decodeEntry(raw: unknown): { response: CachedResponse; tags: Record<string, number>; meta: Record<string, unknown> } | undefined {
+  if (!raw || typeof raw !== "object") return undefined;
+  const e = raw as Partial<StoredEntry>;
+  if (e.v !== 1 || !Number.isInteger(e.status) || (e.status as number) < 100 || (e.status as number) > 599) return undefined;
+  if (!isHeaderRecord(e.headers) || !isVersionRecord(e.tags)) return undefined;
+  let body: Buffer;
+  if (Buffer.isBuffer(e.b)) body = e.b;
+  else if (typeof e.b === "string") body = Buffer.from(e.b, "base64");
+  else return undefined;
+  const meta = e.meta && typeof e.meta === "object" ? (e.meta as Record<string, unknown>) : {};
+  return { response: { status: e.status as number, headers: e.headers, body }, tags: e.tags, meta };
+}
+
+function isHeaderRecord(value: unknown): value is Record<string, string | string[]> {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return false;
+  return Object.values(value).every((v) => typeof v === "string" || (Array.isArray(v) && v.every((x) => typeof x === "string")));
+}
+
+function isVersionRecord(value: unknown): value is Record<string, number> {
+  if (!value || typeof value !== "object" || Array.isArray(value)) return false;
+  return Object.values(value).every((v) => typeof v === "number");
+}

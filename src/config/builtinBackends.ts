@@ -1,0 +1,27 @@
+import type { BaseCacheBackend } from "../backends/base";
+import { CompositeBackend } from "../backends/composite";
+import { KeyvCacheBackend } from "../backends/keyv";
+import { CompositeBackendOptionsSchema, KeyvBackendOptionsSchema } from "./schema";
+
+/** How a backend named in `configureCachePage` is validated and built. */
+export interface BackendDefinition {
+  /** A class-validator class describing the options; validated before anything is built. */
+  optionsSchema?: new () => object;
+  /** Names of other configured backends the options refer to (composites); used to find cycles. */
+  references?(options: Record<string, unknown>): string[];
+  /** Builds the backend; `resolve` returns another configured backend by name. */
+  create(options: Record<string, unknown>, resolve: (name: string) => BaseCacheBackend): BaseCacheBackend;
+}
+
+/** The backends `configureCachePage` knows by name. */
+export const builtinBackends: Record<string, BackendDefinition> = {
+  keyv: {
+    optionsSchema: KeyvBackendOptionsSchema,
+    create: (options) => new KeyvCacheBackend(options),
+  },
+  composite: {
+    optionsSchema: CompositeBackendOptionsSchema,
+    references: (options) => (Array.isArray(options.backends) ? (options.backends as string[]) : []),
+    create: (options, resolve) => new CompositeBackend({ backends: (options.backends as string[]).map(resolve) }),
+  },
+};

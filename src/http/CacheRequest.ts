@@ -1,0 +1,64 @@
+/**
+ * The framework-neutral view of a request that `keyFunc`, `prefix`, `onlyIf` and tag callables
+ * receive. It has the same shape on Express and Koa.
+ *
+ * @example
+ * keyFunc: (req: CacheRequest) => `${req.path}:${req.query.page ?? 1}`
+ */
+export interface CacheRequest {
+  /** Upper case, e.g. `GET`. */
+  method: string;
+  /** The path, without the query string. */
+  path: string;
+  /** Path and query string as received. */
+  url: string;
+  /** Query parameters; a repeated parameter gives an array of its values in order. */
+  query: Record<string, string | string[]>;
+  /** Route parameters (`:id`). */
+  params: Record<string, string>;
+  /** Request headers, lower-case names. */
+  headers: Record<string, string | string[] | undefined>;
+  /** `req.user` on Express, `ctx.state.user` on Koa. */
+  user?: unknown;
+  /** The native request: Express `req`, Koa `ctx`. */
+  raw: unknown;
+}
+
+/** The flag name on native requests (`req.doNotCache = true`), kept for parity with the Python original. */
+export const DO_NOT_CACHE = "doNotCache";
+
+const NATIVE = Symbol.for("custom-cache-page.native-targets");
+
+interface WithNativeTargets {
+  [NATIVE]?: object[];
+}
+
+/**
+ * Marks this request's response as neither stored nor served from the cache. Works before the
+ * action (in a middleware) and inside it. Accepts a {@link CacheRequest}, an Express `req`, a Koa
+ * `ctx` or `ctx.request`.
+ *
+ * @example
+ * @Get("/preview") @CachePage({ timeout: 60, keyFunc: (r) => r.url })
+ * preview(@Req() req: Request) { if (req.query.draft) doNotCache(req); ... }
+ */
+export function doNotCache(target: CacheRequest | object): void {
+  const targets = (target as WithNativeTargets)[NATIVE];
+  if (targets) {
+    for (const t of targets) (t as Record<string, unknown>)[DO_NOT_CACHE] = true;
+  }
+  (target as Record<string, unknown>)[DO_NOT_CACHE] = true;
+}
+
+/** Links a CacheRequest to the native objects a `doNotCache(cacheRequest)` must mark. */
+export function linkNativeTargets(request: CacheRequest, targets: object[]): void {
+  Object.defineProperty(request, NATIVE, { value: targets, enumerable: false });
+}
+
+/** True when any of the objects carries the bypass flag. */
+export function isMarkedDoNotCache(...targets: unknown[]): boolean {
+  for (const t of targets) {
+    if (t && typeof t === "object" && (t as Record<string, unknown>)[DO_NOT_CACHE] === true) return true;
+  }
+  return false;
+}

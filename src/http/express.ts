@@ -1,0 +1,149 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { linkNativeTargets, isMarkedDoNotCache, type CacheRequest } from "./CacheRequest";
+import type { CachePlan, Reply } from "./pageCache";
+
+/** The parts of an Express request the cache reads. */
+export interface ExpressLikeRequest {
+  method: string;
+  path?: string;
+  originalUrl?: string;
+  url: string;
+  query?: unknown;
+  params?: Record<string, string>;
+  headers: IncomingHttpHeaders;
+  user?: unknown;
+}
+
+/** The framework-neutral view of an Express request. */
+export function expressCacheRequest(req: ExpressLikeRequest): CacheRequest {
+  const url = req.originalUrl ?? req.url;
+  const q = url.indexOf("?");
+  const request: CacheRequest = {
+    method: req.method.toUpperCase(),
+    path: q < 0 ? url : url.slice(0, q),
+    url,
+    query: parseQuery(q < 0 ? "" : url.slice(q + 1)),
+    params: { ...(req.params ?? {}) },
+    headers: req.headers,
+    user: req.user,
+    raw: req,
+  };
+  linkNativeTargets(request, [req as object]);
+  return request;
+}
+
+/**
+ * Query parameters from the raw query string, the same way on every driver: repeated names give
+ * arrays in order, `+` is a space, malformed percent-escapes are kept as they are.
+ */
+export function parseQuery(search: string): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = Object.create(null);
+  if (search === "") return query;
+  for (const [name, value] of new URLSearchParams(search)) {
+    const existing = query[name];
+    if (existing === undefined) query[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else query[name] = [existing, value];
+  }
+  return query;
+}
+
+/** Sends a reply (hit or 304) on an Express/Node response. */
+export function sendExpressReply(res: ServerResponse, reply: Reply): void {
+  res.statusCode = reply.status;
+  for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+  if (reply.body === undefined) res.end();
+  else res.end(reply.body);
+}
+
+/**
+ * Captures the miss's response on the way out: when its headers are about to be sent, asks the plan
+ * whether to store (and which headers to add), records the body bytes, and commits the entry when
+ * the response ends. Bodies streamed without a declared length are passed through, not buffered.
+ */
+export function captureExpressResponse(plan: CachePlan, req: object, res: ServerResponse): void {
+  const originalWriteHead = res.writeHead;
+  const originalWrite = res.write;
+  const originalEnd = res.end;
+  let decided = false;
+  let recording = false;
+  let timeout = 0;
+  let declaredLength: number | undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+
+  const decideNow = (body: Buffer | undefined) => {
+    if (decided || res.headersSent) return;
+    decided = true;
+    const headers = res.getHeaders();
+    const length = Number(headers["content-length"]);
+    declaredLength = body === undefined && Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    const decision = plan.onMissHeaders(res.statusCode, headers, body, isMarkedDoNotCache(req, plan.request), declaredLength);
+    for (const name of decision.remove) res.removeHeader(name);
+    for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
+    recording = decision.store;
+    timeout = decision.timeout;
+  };
+  const record = (chunk: unknown, encoding: unknown) => {
+    if (!recording || chunk === undefined || chunk === null || typeof chunk === "function") return;
+    const buf = toBuffer(chunk, encoding);
+    size += buf.length;
+    if (declaredLength !== undefined && size > declaredLength) recording = false;
+    else chunks.push(buf);
+  };
+
+  res.writeHead = function writeHead(this: ServerResponse, statusCode: number, ...rest: unknown[]) {
+    // Headers given to writeHead itself are moved onto the response first, so the decision sees them.
+    const last = rest[rest.length - 1];
+    if (last && typeof last === "object") {
+      rest.pop();
+      const pairs = Array.isArray(last) ? toPairs(last) : Object.entries(last as OutgoingHttpHeaders);
+      for (const [name, value] of pairs) if (value !== undefined) this.setHeader(name, value as string | string[] | number);
+    }
+    this.statusCode = statusCode;
+    decideNow(undefined);
+    return (originalWriteHead as (...a: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
+  } as typeof res.writeHead;
+
+  res.write = function write(this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    decideNow(undefined);
+    record(chunk, typeof rest[0] === "string" ? rest[0] : undefined);
+    return (originalWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof res.write;
+
+  res.end = function end(this: ServerResponse, ...args: unknown[]) {
+    const chunk = typeof args[0] === "function" ? undefined : args[0];
+    const encoding = typeof args[1] === "string" ? args[1] : undefined;
+    if (!decided && !this.headersSent) {
+      const body = chunk === undefined || chunk === null ? Buffer.alloc(0) : toBuffer(chunk, encoding);
+      decideNow(body);
+      if (recording) {
+        chunks.push(body);
+        size = body.length;
+      }
+    } else {
+      record(chunk, encoding);
+    }
+    res.writeHead = originalWriteHead;
+    res.write = originalWrite;
+    res.end = originalEnd;
+    const result = (originalEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
+    const complete = declaredLength === undefined || size === declaredLength;
+    if (recording && complete) void plan.commit(this.statusCode, this.getHeaders(), Buffer.concat(chunks, size), timeout);
+    return result;
+  } as typeof res.end;
+}
+
+function toBuffer(chunk: unknown, encoding: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return Buffer.from(String(chunk), (typeof encoding === "string" ? encoding : "utf8") as BufferEncoding);
+}
+
+function toPairs(raw: unknown[]): Array<[string, unknown]> {
+  // writeHead accepts [[name, value], ...] or a flat [name, value, name, value].
+  if (raw.length > 0 && Array.isArray(raw[0])) return raw as Array<[string, unknown]>;
+  const pairs: Array<[string, unknown]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([String(raw[i]), raw[i + 1]]);
+  return pairs;
+}

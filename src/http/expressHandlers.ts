@@ -1,0 +1,52 @@
+import type { ServerResponse } from "node:http";
+import { getHttpSettings } from "../config/configure";
+import { isMarkedDoNotCache } from "./CacheRequest";
+import { captureExpressResponse, expressCacheRequest, sendExpressReply, type ExpressLikeRequest } from "./express";
+import { decide, type ActionCacheSettings } from "./pageCache";
+import { attachPlan, planOf } from "./planSlot";
+
+type Next = (error?: unknown) => void;
+
+/**
+ * Our per-action Express middleware. Answers hits at once for unguarded actions (the fast path);
+ * for guarded ones it only prepares the plan and the action wrapper answers after the checks.
+ */
+export function expressBeforeAction(settings: ActionCacheSettings, guarded: boolean, req: ExpressLikeRequest, res: ServerResponse, next: Next): void {
+  const request = expressCacheRequest(req);
+  const decision = decide(settings, request, isMarkedDoNotCache(req));
+  if (decision.kind === "pass") return next();
+  if (decision.kind === "bypass") {
+    const header = getHttpSettings().cacheStatusHeader;
+    if (header) res.setHeader(header, "BYPASS");
+    return next();
+  }
+  const { plan } = decision;
+  attachPlan(req, { plan, lateLookup: guarded });
+  if (guarded) return next();
+  plan.lookup().then(
+    (reply) => {
+      if (reply) return sendExpressReply(res, reply);
+      captureExpressResponse(plan, req, res);
+      next();
+    },
+    () => next(), // lookup never rejects; this is only a seat belt
+  );
+}
+
+/**
+ * Runs inside the action wrapper, after routing-controllers' authorization and parameter checks.
+ * Answers the hit for guarded actions; else installs the capture and runs the action.
+ */
+export async function expressAroundAction(req: object, res: ServerResponse, run: () => unknown): Promise<unknown> {
+  const slot = planOf(req);
+  if (!slot || !slot.lateLookup || slot.served) return run();
+  slot.lateLookup = false;
+  const reply = await slot.plan.lookup();
+  if (reply) {
+    slot.served = true;
+    sendExpressReply(res, reply);
+    return res; // routing-controllers treats "returned the response" as "already sent"
+  }
+  captureExpressResponse(slot.plan, req, res);
+  return run();
+}

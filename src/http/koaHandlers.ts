@@ -1,0 +1,48 @@
+import { getHttpSettings } from "../config/configure";
+import { finishKoaMiss, koaCacheRequest, koaMarkedDoNotCache, sendKoaReply, type KoaLikeContext } from "./koa";
+import { decide, type ActionCacheSettings } from "./pageCache";
+import { attachPlan, planOf } from "./planSlot";
+
+/**
+ * Our per-action Koa middleware: answers hits at once for unguarded actions, and after the rest
+ * of the chain has run, captures the miss (status, headers, body as Koa will send them).
+ */
+export async function koaBeforeAction(settings: ActionCacheSettings, guarded: boolean, ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> {
+  const request = koaCacheRequest(ctx);
+  const decision = decide(settings, request, koaMarkedDoNotCache(ctx));
+  if (decision.kind === "pass") {
+    await next();
+    return;
+  }
+  if (decision.kind === "bypass") {
+    await next();
+    const header = getHttpSettings().cacheStatusHeader;
+    if (header) ctx.set(header, "BYPASS");
+    return;
+  }
+  const { plan } = decision;
+  const slot = { plan, lateLookup: guarded, served: false };
+  attachPlan(ctx, slot);
+  if (!guarded) {
+    const reply = await plan.lookup();
+    if (reply) {
+      sendKoaReply(ctx, reply);
+      return;
+    }
+  }
+  await next();
+  if (slot.served) return;
+  finishKoaMiss(plan, ctx);
+}
+
+/** Runs inside the action wrapper on Koa: answers the hit of a guarded action after the checks. */
+export async function koaAroundAction(ctx: KoaLikeContext, run: () => unknown): Promise<unknown> {
+  const slot = planOf(ctx);
+  if (!slot || !slot.lateLookup || slot.served) return run();
+  slot.lateLookup = false;
+  const reply = await slot.plan.lookup();
+  if (!reply) return run();
+  slot.served = true;
+  sendKoaReply(ctx, reply);
+  return ctx; // routing-controllers treats "returned the context" as "already handled"
+}

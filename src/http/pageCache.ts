@@ -1,0 +1,235 @@
+import type { BaseCacheBackend } from "../backends/base";
+import type { CachedResponse, TagRef } from "../backends/types";
+import { getCacheBackend, getHttpSettings } from "../config/configure";
+import { buildStorageKey } from "../keys/storageKey";
+import { reportProblem } from "../logger";
+import { resolveTags, type TagSpec } from "../tags/resolveTags";
+import type { CacheRequest } from "./CacheRequest";
+import { ifNoneMatchMatches, strongEtag } from "./etag";
+import { freshnessHeaders, isSharedCacheable, NOT_MODIFIED_HEADERS, storableHeaders, whyNotStorable, type HeaderBag } from "./responseRules";
+
+/** The cache settings of one action, as the decorators resolved them. */
+export interface ActionCacheSettings {
+  /** `Controller.method`, for messages. */
+  where: string;
+  timeout: number | ((response: CachedResponse) => number);
+  keyFunc: (req: CacheRequest) => string;
+  /** `options.tags` and `@Tags(...)`, merged. */
+  tags: readonly TagSpec[];
+  prefix?: string | ((req: CacheRequest) => string);
+  backend?: string | BaseCacheBackend;
+  onlyIf?: (req: CacheRequest) => boolean;
+  statuses: ReadonlySet<number>;
+  cacheAuthorized: boolean;
+}
+
+/** A response to send: `body` undefined means none (304). */
+export interface Reply {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer | undefined;
+}
+
+/** What the cache does with a request. */
+export type RequestDecision = { kind: "pass" } | { kind: "bypass"; reason: string } | { kind: "cache"; plan: CachePlan };
+
+/** What the cache does with a miss's response, decided when its headers go out. */
+export interface MissDecision {
+  store: boolean;
+  reason?: string;
+  /** Headers to set on the response before it is sent. */
+  headers: Record<string, string | string[]>;
+  /** Headers to remove (prepareResponse may drop some). */
+  remove: string[];
+  timeout: number;
+}
+
+const OUR_HEADERS = new Set(["age", "date", "x-cache"]);
+
+/**
+ * Decides, before the action runs, whether the cache is involved. Never throws: a throwing or
+ * wrong `keyFunc`, `prefix`, `onlyIf` or tag callable is reported and the request bypasses the cache.
+ */
+export function decide(settings: ActionCacheSettings, request: CacheRequest, markedDoNotCache: boolean): RequestDecision {
+  if (request.method !== "GET" && request.method !== "HEAD") return { kind: "pass" };
+  if (markedDoNotCache) return { kind: "bypass", reason: "doNotCache" };
+  try {
+    if (settings.onlyIf && !settings.onlyIf(request)) return { kind: "bypass", reason: "onlyIf returned false" };
+    const key = settings.keyFunc(request);
+    if (typeof key !== "string") {
+      throw new TypeError(`keyFunc returned ${key === null ? "null" : typeof key}; it must return a string`);
+    }
+    const prefix = typeof settings.prefix === "function" ? settings.prefix(request) : settings.prefix;
+    if (prefix !== undefined && typeof prefix !== "string") {
+      throw new TypeError(`prefix returned ${prefix === null ? "null" : typeof prefix}; it must return a string`);
+    }
+    const tags = resolveTags(settings.tags, request);
+    const backend = typeof settings.backend === "object" ? settings.backend : getCacheBackend(settings.backend);
+    return { kind: "cache", plan: new CachePlan(settings, request, buildStorageKey(prefix, key), tags, backend) };
+  } catch (error) {
+    const message = `@CachePage on ${settings.where}: ${error instanceof Error ? error.message : String(error)}; the request ran uncached`;
+    reportProblem(`decide:${settings.where}`, message, error);
+    return { kind: "bypass", reason: message };
+  }
+}
+
+/** One cacheable request: its key, tags, backend, and what the lookup saw. */
+export class CachePlan {
+  readonly surrogateKeys: string[];
+  readonly authorizedRequest: boolean;
+  private token: unknown;
+  private lookedUp = false;
+  private lookupFailed = false;
+
+  constructor(
+    readonly settings: ActionCacheSettings,
+    readonly request: CacheRequest,
+    readonly storageKey: string,
+    readonly tags: TagRef[],
+    readonly backend: BaseCacheBackend,
+  ) {
+    this.surrogateKeys = tags.map((t) => t.name);
+    this.authorizedRequest = request.headers.authorization !== undefined;
+  }
+
+  /** The hit to send, or undefined on a miss. A failing store is a miss (and the miss is not stored). */
+  async lookup(now = Date.now()): Promise<Reply | undefined> {
+    this.lookedUp = true;
+    let result;
+    try {
+      result = await this.backend.lookup(this.storageKey, this.tags);
+    } catch (error) {
+      this.lookupFailed = true;
+      reportProblem(`lookup:${this.backend.constructor.name}`, `cache lookup failed on ${this.backend.constructor.name}; requests run uncached`, error, "error");
+      return undefined;
+    }
+    this.token = result.token;
+    const stored = result.response;
+    if (!stored) return undefined;
+    const meta = result.metadata ?? {};
+    if (this.authorizedRequest && !this.settings.cacheAuthorized && meta.shared !== true) return undefined;
+    return this.replyFor(stored, typeof meta.storedAt === "number" ? meta.storedAt : undefined, now);
+  }
+
+  private replyFor(stored: CachedResponse, storedAt: number | undefined, now: number): Reply {
+    const age = storedAt === undefined ? 0 : Math.max(0, Math.floor((now - storedAt) / 1000));
+    const prepared = this.prepare({ status: stored.status, headers: { ...stored.headers, age: String(age) }, body: stored.body });
+    const headers = prepared.headers;
+    setCacheStatus(headers, "HIT");
+    const etag = firstValue(headers.etag);
+    if (ifNoneMatchMatches(this.request.headers["if-none-match"], etag)) {
+      const notModified: Record<string, string | string[]> = {};
+      const statusHeader = getHttpSettings().cacheStatusHeader;
+      for (const [name, value] of Object.entries(headers)) {
+        if (NOT_MODIFIED_HEADERS.has(name) || name === "age" || name === statusHeader) notModified[name] = value;
+      }
+      return { status: 304, headers: notModified, body: undefined };
+    }
+    headers["content-length"] = String(prepared.body.length);
+    // For HEAD the body is handed over too: Node and Koa send its length but not its bytes.
+    return { status: prepared.status, headers, body: prepared.body };
+  }
+
+  /**
+   * Called when the miss's headers are about to go out. `body` is the whole body when known at
+   * that point, undefined when the action streams it. Adds the cache headers when the response
+   * will be stored, and says whether it will.
+   */
+  onMissHeaders(status: number, headers: HeaderBag, body: Buffer | undefined, markedDoNotCache: boolean, declaredLength?: number): MissDecision {
+    const now = Date.now();
+    const bypass = (reason: string): MissDecision => {
+      const h: Record<string, string> = {};
+      setCacheStatus(h, "BYPASS");
+      return { store: false, reason, headers: h, remove: [], timeout: 0 };
+    };
+    if (markedDoNotCache) return bypass("doNotCache");
+    if (this.lookupFailed) return bypass("the cache store failed");
+    const size = body?.length ?? declaredLength;
+    const settings = getHttpSettings();
+    const why = whyNotStorable({
+      method: this.request.method,
+      status,
+      headers,
+      statuses: this.settings.statuses,
+      requestHasAuthorization: this.authorizedRequest,
+      cacheAuthorized: this.settings.cacheAuthorized,
+      bodyKnown: body !== undefined || declaredLength !== undefined,
+      bodySize: size,
+      maxBodySize: settings.maxBodySize,
+    });
+    if (why !== undefined) {
+      if (this.request.method === "HEAD") {
+        const h: Record<string, string> = {};
+        setCacheStatus(h, "MISS");
+        return { store: false, reason: why, headers: h, remove: [], timeout: 0 };
+      }
+      return bypass(why);
+    }
+    const timeout = this.timeoutFor({ status, headers: storableHeaders(headers, OUR_HEADERS), body: body ?? Buffer.alloc(0) });
+    if (!(timeout > 0)) return bypass("timeout is not positive");
+    const add: Record<string, string | string[]> = {};
+    const fresh = freshnessHeaders(headers["cache-control"], timeout, now);
+    add["cache-control"] = fresh["cache-control"];
+    add.expires = fresh.expires;
+    if (headers.etag === undefined && body !== undefined) add.etag = strongEtag(body);
+    const current = { ...storableHeaders(headers, OUR_HEADERS), ...add };
+    const prepared = this.prepare({ status, headers: current, body: body ?? Buffer.alloc(0) }).headers;
+    const remove = Object.keys(current).filter((name) => !(name in prepared));
+    for (const [name, value] of Object.entries(prepared)) if (current[name] !== value) add[name] = value;
+    setCacheStatus(add, "MISS");
+    return { store: true, headers: add, remove, timeout };
+  }
+
+  /** Stores the miss (in the background: the client never waits for the store). */
+  commit(status: number, headers: HeaderBag, body: Buffer, timeout: number): Promise<void> {
+    if (!this.lookedUp) return Promise.resolve();
+    const stored = storableHeaders(headers, OUR_HEADERS);
+    if (stored.etag === undefined) stored.etag = strongEtag(body);
+    const shared = this.settings.cacheAuthorized || !this.authorizedRequest || isSharedCacheable(stored);
+    return this.backend
+      .set({
+        key: this.storageKey,
+        response: { status, headers: stored, body },
+        timeout,
+        surrogateKeys: this.surrogateKeys,
+        tags: this.tags,
+        token: this.token,
+        metadata: { storedAt: Date.now(), shared },
+      })
+      .catch((error) => {
+        reportProblem(`set:${this.backend.constructor.name}`, `storing a response failed on ${this.backend.constructor.name}`, error, "error");
+      });
+  }
+
+  private timeoutFor(response: CachedResponse): number {
+    const t = this.settings.timeout;
+    if (typeof t === "number") return t;
+    try {
+      const value = t(response);
+      if (typeof value !== "number" || Number.isNaN(value)) throw new TypeError(`timeout function returned ${typeof value}; it must return a number of seconds`);
+      return value;
+    } catch (error) {
+      reportProblem(`timeout:${this.settings.where}`, `@CachePage on ${this.settings.where}: ${error instanceof Error ? error.message : String(error)}; the response was not stored`, error);
+      return 0;
+    }
+  }
+
+  private prepare(response: CachedResponse): CachedResponse {
+    try {
+      return this.backend.prepareResponse(response, this.surrogateKeys);
+    } catch (error) {
+      reportProblem(`prepare:${this.backend.constructor.name}`, `prepareResponse failed on ${this.backend.constructor.name}`, error, "error");
+      return response;
+    }
+  }
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Sets the cache status header (X-Cache by default) unless it is switched off. */
+export function setCacheStatus(headers: Record<string, string | string[]>, status: "HIT" | "MISS" | "BYPASS" | "STALE"): void {
+  const name = getHttpSettings().cacheStatusHeader;
+  if (name) headers[name] = status;
+}
