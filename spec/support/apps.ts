@@ -16,7 +16,7 @@ export interface TestApp {
 
 /** A routing-controllers app on the given driver, listening on a loopback port. */
 export async function startApp(driver: Driver, controllers: Function[], options: Partial<RoutingControllersOptions> = {}): Promise<TestApp> {
-  const settings: RoutingControllersOptions = { controllers, defaultErrorHandler: true, ...options };
+  const settings: RoutingControllersOptions = { controllers, defaultErrorHandler: true, development: false, ...options };
   const app = driver === "express" ? createExpressServer(settings) : createKoaServer(settings);
   const server: Server = await new Promise((resolve) => {
     const s = (app as { listen: (port: number, host: string, cb: () => void) => Server }).listen(0, "127.0.0.1", () => resolve(s));

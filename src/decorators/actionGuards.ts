@@ -48,8 +48,8 @@ export function scheduleStartupCheck(target: Function): void {
     method: undefined,
     get value(): undefined {
       if (!verified) {
-        verified = true;
         verifyDecoratedActions(target);
+        verified = true;
       }
       return undefined;
     },

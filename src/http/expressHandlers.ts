@@ -41,7 +41,8 @@ export async function expressAroundAction(req: object, res: ServerResponse, run:
   const slot = planOf(req);
   if (!slot || !slot.lateLookup || slot.served) return run();
   slot.lateLookup = false;
-  const reply = await slot.plan.lookup();
+  // A middleware that ran after ours may have set doNotCache: then no hit is served.
+  const reply = isMarkedDoNotCache(req) ? undefined : await slot.plan.lookup();
   if (reply) {
     slot.served = true;
     sendExpressReply(res, reply);

@@ -40,7 +40,8 @@ export async function koaAroundAction(ctx: KoaLikeContext, run: () => unknown): 
   const slot = planOf(ctx);
   if (!slot || !slot.lateLookup || slot.served) return run();
   slot.lateLookup = false;
-  const reply = await slot.plan.lookup();
+  // A middleware that ran after ours may have set doNotCache: then no hit is served.
+  const reply = koaMarkedDoNotCache(ctx) ? undefined : await slot.plan.lookup();
   if (!reply) return run();
   slot.served = true;
   sendKoaReply(ctx, reply);

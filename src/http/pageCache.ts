@@ -185,7 +185,9 @@ export class CachePlan {
     if (!this.lookedUp) return Promise.resolve();
     const stored = storableHeaders(headers, OUR_HEADERS);
     if (stored.etag === undefined) stored.etag = strongEtag(body);
-    const shared = this.settings.cacheAuthorized || !this.authorizedRequest || isSharedCacheable(stored);
+    // Requests with Authorization are answered only from entries the response itself declared
+    // shareable (public / s-maxage), or when the action opted in with cacheAuthorized.
+    const shared = this.settings.cacheAuthorized || isSharedCacheable(stored);
     return this.backend
       .set({
         key: this.storageKey,
