@@ -27,7 +27,7 @@ import {
   versioned,
   type CacheRequest,
 } from "../../src";
-import { DRIVERS, startApp, type TestApp } from "../support/apps";
+import { ALL_DRIVERS, startApp, type TestApp } from "../support/apps";
 import { recordLogs } from "../support/recordingLogger";
 
 const calls: Record<string, number> = {};
@@ -199,7 +199,7 @@ class TextController {
   }
 }
 
-for (const driver of DRIVERS) {
+for (const driver of ALL_DRIVERS) {
   describe(`@CachePage end to end (${driver})`, () => {
     let app: TestApp;
     before(async () => {

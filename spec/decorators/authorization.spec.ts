@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Authorized, CurrentUser, Get, JsonController } from "routing-controllers";
 import { Service } from "typedi";
 import { CachePage, resetCachePageConfig } from "../../src";
-import { DRIVERS, startApp, tokenAuth, type TestApp } from "../support/apps";
+import { ALL_DRIVERS, startApp, tokenAuth, type TestApp } from "../support/apps";
 
 let actionCalls = 0;
 let checks = 0;
@@ -38,7 +38,7 @@ class GuardedClassController {
   }
 }
 
-for (const driver of DRIVERS) {
+for (const driver of ALL_DRIVERS) {
   describe(`hits never bypass authorization (${driver})`, () => {
     let app: TestApp;
     before(async () => {

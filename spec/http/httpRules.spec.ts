@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Controller, Get, Header, JsonController, Res } from "routing-controllers";
 import { Service } from "typedi";
 import { CachePage, configureCachePage, resetCachePageConfig } from "../../src";
-import { DRIVERS, startApp, type TestApp } from "../support/apps";
+import { ALL_DRIVERS, startApp, type TestApp } from "../support/apps";
 
 const calls: Record<string, number> = {};
 const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
@@ -82,7 +82,7 @@ class RulesController {
   }
 }
 
-for (const driver of DRIVERS) {
+for (const driver of ALL_DRIVERS) {
   describe(`HTTP rules (${driver})`, () => {
     let app: TestApp;
     before(async () => {

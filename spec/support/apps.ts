@@ -1,12 +1,19 @@
 import type { Server } from "node:http";
-import { createExpressServer, createKoaServer, useContainer, type Action, type RoutingControllersOptions } from "routing-controllers";
+import { createExpressServer, createKoaServer, useContainer, useExpressServer, type Action, type RoutingControllersOptions } from "routing-controllers";
 import request from "supertest";
 import { Container } from "typedi";
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const express5 = require("express5") as () => unknown;
+
 useContainer(Container);
 
-export type Driver = "express" | "koa";
+/** "express" is Express 4 (routing-controllers' own), "express5" an Express 5 app given to useExpressServer. */
+export type Driver = "express" | "express5" | "koa";
+/** The core drivers. */
 export const DRIVERS: Driver[] = ["express", "koa"];
+/** Every driver the HTTP rules are tested on. */
+export const ALL_DRIVERS: Driver[] = ["express", "express5", "koa"];
 
 export interface TestApp {
   server: Server;
@@ -17,7 +24,8 @@ export interface TestApp {
 /** A routing-controllers app on the given driver, listening on a loopback port. */
 export async function startApp(driver: Driver, controllers: Function[], options: Partial<RoutingControllersOptions> = {}): Promise<TestApp> {
   const settings: RoutingControllersOptions = { controllers, defaultErrorHandler: true, development: false, ...options };
-  const app = driver === "express" ? createExpressServer(settings) : createKoaServer(settings);
+  const app =
+    driver === "express" ? createExpressServer(settings) : driver === "express5" ? useExpressServer(express5(), settings) : createKoaServer(settings);
   const server: Server = await new Promise((resolve) => {
     const s = (app as { listen: (port: number, host: string, cb: () => void) => Server }).listen(0, "127.0.0.1", () => resolve(s));
   });
