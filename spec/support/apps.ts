@@ -1,10 +1,14 @@
 import type { Server } from "node:http";
+import path from "node:path";
+import ejs from "ejs";
 import { createExpressServer, createKoaServer, useContainer, useExpressServer, type Action, type RoutingControllersOptions } from "routing-controllers";
 import request from "supertest";
 import { Container } from "typedi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const express5 = require("express5") as () => unknown;
+
+const VIEWS = path.join(__dirname, "views");
 
 useContainer(Container);
 
@@ -21,11 +25,24 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A routing-controllers app on the given driver, listening on a loopback port. */
+/** A routing-controllers app on the given driver, listening on a loopback port, with EJS views from spec/support/views. */
 export async function startApp(driver: Driver, controllers: Function[], options: Partial<RoutingControllersOptions> = {}): Promise<TestApp> {
   const settings: RoutingControllersOptions = { controllers, defaultErrorHandler: true, development: false, ...options };
   const app =
     driver === "express" ? createExpressServer(settings) : driver === "express5" ? useExpressServer(express5(), settings) : createKoaServer(settings);
+  if (driver === "koa") {
+    // routing-controllers' @Render calls ctx.render (koa-views' contract): a tiny EJS one, first in the chain.
+    (app as { middleware: unknown[] }).middleware.unshift(async (ctx: any, next: () => Promise<unknown>) => {
+      ctx.render = async (view: string, locals: object) => {
+        ctx.type = "html";
+        ctx.body = await ejs.renderFile(path.join(VIEWS, `${view}.ejs`), locals);
+      };
+      await next();
+    });
+  } else {
+    (app as { set(k: string, v: string): void }).set("views", VIEWS);
+    (app as { set(k: string, v: string): void }).set("view engine", "ejs");
+  }
   const server: Server = await new Promise((resolve) => {
     const s = (app as { listen: (port: number, host: string, cb: () => void) => Server }).listen(0, "127.0.0.1", () => resolve(s));
   });

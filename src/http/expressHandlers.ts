@@ -46,7 +46,11 @@ export async function expressAroundAction(req: object, res: ServerResponse, run:
   if (reply) {
     slot.served = true;
     sendExpressReply(res, reply);
-    return res; // routing-controllers treats "returned the response" as "already sent"
+    // The response is complete. A promise that never settles keeps routing-controllers from
+    // handing anything to interceptors or writing again (an interceptor given `res` as the
+    // action's result would otherwise crash with "headers already sent"); nothing refers to it,
+    // so it is collected. As on the fast path, interceptors and after-middlewares do not run on a hit.
+    return new Promise<never>(() => undefined);
   }
   captureExpressResponse(slot.plan, req, res);
   return run();

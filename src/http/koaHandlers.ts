@@ -1,7 +1,7 @@
 import { getHttpSettings } from "../config/configure";
 import { finishKoaMiss, koaCacheRequest, koaMarkedDoNotCache, sendKoaReply, type KoaLikeContext } from "./koa";
 import { decide, type ActionCacheSettings } from "./pageCache";
-import { attachPlan, planOf } from "./planSlot";
+import { attachPlan, planOf, type PlanSlot } from "./planSlot";
 
 /**
  * Our per-action Koa middleware: answers hits at once for unguarded actions, and after the rest
@@ -21,7 +21,7 @@ export async function koaBeforeAction(settings: ActionCacheSettings, guarded: bo
     return;
   }
   const { plan } = decision;
-  const slot = { plan, lateLookup: guarded, served: false };
+  const slot: PlanSlot = { plan, lateLookup: guarded, served: false };
   attachPlan(ctx, slot);
   if (!guarded) {
     const reply = await plan.lookup();
@@ -31,7 +31,12 @@ export async function koaBeforeAction(settings: ActionCacheSettings, guarded: bo
     }
   }
   await next();
-  if (slot.served) return;
+  if (slot.served) {
+    // Interceptors ran on the value the wrapper returned and may have changed the body: the hit
+    // is put back so the client gets exactly the cached response.
+    if (slot.reply) sendKoaReply(ctx, slot.reply);
+    return;
+  }
   finishKoaMiss(plan, ctx);
 }
 
@@ -44,6 +49,7 @@ export async function koaAroundAction(ctx: KoaLikeContext, run: () => unknown): 
   const reply = koaMarkedDoNotCache(ctx) ? undefined : await slot.plan.lookup();
   if (!reply) return run();
   slot.served = true;
+  slot.reply = reply;
   sendKoaReply(ctx, reply);
   return ctx; // routing-controllers treats "returned the context" as "already handled"
 }

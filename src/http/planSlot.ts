@@ -1,4 +1,4 @@
-import type { CachePlan } from "./pageCache";
+import type { CachePlan, Reply } from "./pageCache";
 
 const PLAN = Symbol.for("custom-cache-page.plan");
 
@@ -9,6 +9,8 @@ export interface PlanSlot {
   lateLookup: boolean;
   /** A hit was sent; nothing else to do. */
   served?: boolean;
+  /** The hit that was sent (Koa re-applies it after interceptors ran). */
+  reply?: Reply;
 }
 
 /** Attaches the slot to a native request object. */
