@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Controller, Get, Header, JsonController, Res } from "routing-controllers";
+import { Get, Header, HttpCode, JsonController, Res } from "routing-controllers";
 import { Service } from "typedi";
 import { CachePage, configureCachePage, resetCachePageConfig } from "../../src";
 import { ALL_DRIVERS, startApp, type TestApp } from "../support/apps";
@@ -74,6 +74,14 @@ class RulesController {
     return { call: count("authPublic") };
   }
 
+  @Get("/not-modified")
+  @HttpCode(304)
+  @CachePage({ ...page, statuses: [200, 304] })
+  notModified() {
+    count("notModified");
+    return "";
+  }
+
   @Get("/big")
   @CachePage(page)
   big() {
@@ -103,6 +111,32 @@ for (const driver of ALL_DRIVERS) {
       expect(hit.headers.age).to.match(/^\d+$/);
       expect(hit.headers.etag).to.equal(miss.headers.etag);
       expect(hit.headers["x-custom"]).to.equal("kept");
+      expect(hit.headers.expires).to.equal(miss.headers.expires);
+    });
+
+    it("never stores a 304, even when statuses lists it", async () => {
+      await app.http.get("/rules/not-modified");
+      const again = await app.http.get("/rules/not-modified");
+      expect(again.status).to.equal(304);
+      expect(again.headers["x-cache"]).to.equal("BYPASS");
+      expect(calls.notModified).to.equal(2);
+    });
+
+    it("does not store the 304 the framework gives a conditional miss", async () => {
+      const conditional = await app.http.get("/rules/plain").set("If-None-Match", "*");
+      expect(conditional.status).to.be.oneOf([200, 304]);
+      const next = await app.http.get("/rules/plain");
+      expect(next.status).to.equal(200);
+      expect(next.body).to.have.property("call");
+    });
+
+    it("counts Age up in whole seconds while max-age and Expires keep the true end of life", async function () {
+      this.timeout(5000);
+      const miss = await app.http.get("/rules/plain");
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const hit = await app.http.get("/rules/plain");
+      expect(Number(hit.headers.age)).to.be.within(1, 2);
+      expect(hit.headers["cache-control"]).to.equal("max-age=60");
       expect(hit.headers.expires).to.equal(miss.headers.expires);
     });
 

@@ -32,6 +32,7 @@ export function whyNotStorable(input: {
   maxBodySize: number;
 }): string | undefined {
   if (input.method !== "GET") return `${input.method} responses are served from the GET entry, never stored`;
+  if (input.status === 304) return "a 304 answers one conditional request; it is never stored";
   if (!input.statuses.has(input.status)) return `status ${input.status} is not in statuses`;
   const h = input.headers;
   if (h["set-cookie"] !== undefined) return "the response sets a cookie";
