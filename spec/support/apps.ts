@@ -1,6 +1,5 @@
 import type { Server } from "node:http";
 import path from "node:path";
-import ejs from "ejs";
 import { createExpressServer, createKoaServer, useContainer, useExpressServer, type Action, type RoutingControllersOptions } from "routing-controllers";
 import request from "supertest";
 import { Container } from "typedi";
@@ -9,6 +8,8 @@ import { Container } from "typedi";
 const express5 = require("express5") as () => unknown;
 
 const VIEWS = path.join(__dirname, "views");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ejs = require("ejs") as { renderFile(file: string, locals: object): Promise<string> };
 
 useContainer(Container);
 

@@ -21,6 +21,10 @@ export interface CachePageConfig {
   cacheStatusHeader?: string | false;
   /** Bodies larger than this many bytes are passed through, not stored (default 5 MiB). */
   maxBodySize?: number;
+  /** A store call on the request path that takes longer fails open: the request runs uncached (default 300 ms). */
+  storeTimeoutMs?: number;
+  /** After `failureThreshold` store failures in a row (default 5) the store is skipped for `cooldownMs` (default 5000), then probed; `false` switches it off. */
+  circuitBreaker?: false | { failureThreshold?: number; cooldownMs?: number };
 }
 
 /** HTTP-level settings in force. */
@@ -28,9 +32,17 @@ export interface HttpSettings {
   /** Lower-case header name, or undefined when switched off. */
   cacheStatusHeader: string | undefined;
   maxBodySize: number;
+  storeTimeoutMs: number;
+  circuitBreaker: { failureThreshold: number; cooldownMs: number } | undefined;
 }
 
-const DEFAULT_HTTP: HttpSettings = { cacheStatusHeader: "x-cache", maxBodySize: 5 * 1024 * 1024 };
+const DEFAULT_CIRCUIT = { failureThreshold: 5, cooldownMs: 5000 };
+const DEFAULT_HTTP: HttpSettings = {
+  cacheStatusHeader: "x-cache",
+  maxBodySize: 5 * 1024 * 1024,
+  storeTimeoutMs: 300,
+  circuitBreaker: DEFAULT_CIRCUIT,
+};
 
 /** The name of the backend that exists when nothing is configured: Keyv in memory. */
 export const DEFAULT_BACKEND_NAME = "default";
@@ -106,7 +118,12 @@ export async function resetCachePageConfig(): Promise<void> {
   const previous = state;
   state = initialState();
   generation += 1;
-  if (previous) await Promise.allSettled([...new Set(previous.backends.values())].map((b) => b.close()));
+  if (!previous) return;
+  // A backend whose store never answered may never finish closing: wait a second at most.
+  const closing = Promise.allSettled([...new Set(previous.backends.values())].map((b) => b.close()));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+  clearTimeout(timer);
 }
 
 function buildState(config: CachePageConfig): State {
@@ -190,6 +207,8 @@ function buildState(config: CachePageConfig): State {
     cacheStatusHeader:
       config.cacheStatusHeader === false ? undefined : (config.cacheStatusHeader ?? DEFAULT_HTTP.cacheStatusHeader)?.toLowerCase(),
     maxBodySize: config.maxBodySize ?? DEFAULT_HTTP.maxBodySize,
+    storeTimeoutMs: config.storeTimeoutMs ?? DEFAULT_HTTP.storeTimeoutMs,
+    circuitBreaker: config.circuitBreaker === false ? undefined : { ...DEFAULT_CIRCUIT, ...(config.circuitBreaker ?? {}) },
   };
   return { defaultBackend, backends: built, http };
 }

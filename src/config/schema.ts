@@ -37,6 +37,27 @@ export class CachePageConfigSchema {
   @IsInt({ message: "maxBodySize must be a whole number of bytes" })
   @Min(0, { message: "maxBodySize must be a whole number of bytes" })
   maxBodySize?: number;
+
+  @IsOptional()
+  @IsInt({ message: "storeTimeoutMs must be a whole number of milliseconds" })
+  @Min(1, { message: "storeTimeoutMs must be at least 1 millisecond" })
+  storeTimeoutMs?: number;
+
+  @IsOptional()
+  @ValidateBy({
+    name: "isCircuitBreaker",
+    validator: {
+      validate: (v: unknown) => {
+        if (v === false) return true;
+        if (!v || typeof v !== "object") return false;
+        const { failureThreshold, cooldownMs, ...rest } = v as Record<string, unknown>;
+        const positiveInt = (n: unknown) => n === undefined || (Number.isInteger(n) && (n as number) > 0);
+        return Object.keys(rest).length === 0 && positiveInt(failureThreshold) && positiveInt(cooldownMs);
+      },
+      defaultMessage: () => "circuitBreaker must be false or { failureThreshold?: positive integer, cooldownMs?: positive integer }",
+    },
+  })
+  circuitBreaker?: false | { failureThreshold?: number; cooldownMs?: number };
 }
 
 /** One entry of `backends`. */

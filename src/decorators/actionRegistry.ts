@@ -16,6 +16,9 @@ export interface ActionRecord {
   guarded?: boolean;
 }
 
+/** How long a request waits for another one computing the same key, unless `lock.wait` says otherwise. */
+const DEFAULT_FLIGHT_WAIT_MS = 10_000;
+
 const records = new Map<Function, Map<string, ActionRecord>>();
 
 /** The record of `target.method`, created on first use. */
@@ -46,6 +49,9 @@ export function settingsOf(record: ActionRecord): ActionCacheSettings {
     onlyIf: o.onlyIf,
     statuses: o.statuses,
     cacheAuthorized: o.cacheAuthorized,
+    staleWhileRevalidate: o.staleWhileRevalidate,
+    staleIfError: o.staleIfError,
+    flightWaitMs: o.lock?.wait ?? DEFAULT_FLIGHT_WAIT_MS,
   };
   return record.settings;
 }

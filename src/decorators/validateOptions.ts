@@ -23,9 +23,27 @@ export interface CachePageOptions {
   statuses?: number[];
   /** Store responses to requests carrying `Authorization` (default false): set it when the key varies by user. */
   cacheAuthorized?: boolean;
+  /** Seconds after `timeout` during which the stale entry is served at once (`X-Cache: STALE`) while one background refresh runs (RFC 5861). */
+  staleWhileRevalidate?: number;
+  /** Seconds after `timeout` during which the stale entry is served instead of an error (thrown, 500, 502, 503, 504). */
+  staleIfError?: number;
+  /** Stampede protection across processes (stores with locks, e.g. Redis): `ttl` ms a lock lives at most, `wait` ms others wait for it. */
+  lock?: { ttl: number; wait: number };
 }
 
-const KNOWN = new Set(["timeout", "keyFunc", "tags", "prefix", "backend", "onlyIf", "statuses", "cacheAuthorized"]);
+const KNOWN = new Set([
+  "timeout",
+  "keyFunc",
+  "tags",
+  "prefix",
+  "backend",
+  "onlyIf",
+  "statuses",
+  "cacheAuthorized",
+  "staleWhileRevalidate",
+  "staleIfError",
+  "lock",
+]);
 
 /** The options after validation. */
 export interface ValidatedOptions {
@@ -37,6 +55,9 @@ export interface ValidatedOptions {
   onlyIf?: CachePageOptions["onlyIf"];
   statuses: ReadonlySet<number>;
   cacheAuthorized: boolean;
+  staleWhileRevalidate: number;
+  staleIfError: number;
+  lock?: { ttl: number; wait: number };
 }
 
 /** Checks `@CachePage` options at start-up; the error says what to change. */
@@ -73,6 +94,17 @@ export function validateCachePageOptions(options: unknown, where: string): Valid
     statuses = new Set(o.statuses as number[]);
   }
   if (o.cacheAuthorized !== undefined && typeof o.cacheAuthorized !== "boolean") fail(`"cacheAuthorized" must be true or false (got ${show(o.cacheAuthorized)})`);
+  for (const name of ["staleWhileRevalidate", "staleIfError"]) {
+    const v = o[name];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) fail(`"${name}" must be a number of seconds >= 0 (got ${show(v)})`);
+  }
+  if (o.lock !== undefined) {
+    const lock = o.lock as Record<string, unknown> | null;
+    const ok = (n: unknown) => typeof n === "number" && Number.isInteger(n) && n > 0;
+    if (!lock || typeof lock !== "object" || !ok(lock.ttl) || !ok(lock.wait) || Object.keys(lock).some((k) => k !== "ttl" && k !== "wait")) {
+      fail(`"lock" must be { ttl: milliseconds, wait: milliseconds }, both positive whole numbers (got ${show(o.lock)})`);
+    }
+  }
   return {
     timeout: o.timeout as ValidatedOptions["timeout"],
     keyFunc: o.keyFunc as ValidatedOptions["keyFunc"],
@@ -82,6 +114,9 @@ export function validateCachePageOptions(options: unknown, where: string): Valid
     onlyIf: o.onlyIf as ValidatedOptions["onlyIf"],
     statuses,
     cacheAuthorized: o.cacheAuthorized === true,
+    staleWhileRevalidate: (o.staleWhileRevalidate as number | undefined) ?? 0,
+    staleIfError: (o.staleIfError as number | undefined) ?? 0,
+    lock: o.lock as ValidatedOptions["lock"],
   };
 }
 

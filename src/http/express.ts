@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { linkNativeTargets, isMarkedDoNotCache, type CacheRequest } from "./CacheRequest";
 import type { CachePlan, Reply } from "./pageCache";
 
@@ -12,6 +13,7 @@ export interface ExpressLikeRequest {
   params?: Record<string, string>;
   headers: IncomingHttpHeaders;
   user?: unknown;
+  socket?: Socket;
 }
 
 /** The framework-neutral view of an Express request. */
@@ -66,6 +68,8 @@ export function captureExpressResponse(plan: CachePlan, req: object, res: Server
   const originalWrite = res.write;
   const originalEnd = res.end;
   let decided = false;
+  let replacement: Reply | undefined;
+  res.once("close", () => plan.release());
   let recording = false;
   let timeout = 0;
   let declaredLength: number | undefined;
@@ -83,6 +87,7 @@ export function captureExpressResponse(plan: CachePlan, req: object, res: Server
     for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
     recording = decision.store;
     timeout = decision.timeout;
+    replacement = decision.replaceWith;
   };
   const record = (chunk: unknown, encoding: unknown) => {
     if (!recording || chunk === undefined || chunk === null || typeof chunk === "function") return;
@@ -127,6 +132,12 @@ export function captureExpressResponse(plan: CachePlan, req: object, res: Server
     res.writeHead = originalWriteHead;
     res.write = originalWrite;
     res.end = originalEnd;
+    if (replacement && !this.headersSent) {
+      // staleIfError: the action failed; the client gets the stale entry instead of the error.
+      for (const name of this.getHeaderNames()) this.removeHeader(name);
+      sendExpressReply(this, replacement);
+      return this;
+    }
     const result = (originalEnd as (...a: unknown[]) => ServerResponse).apply(this, args);
     const complete = declaredLength === undefined || size === declaredLength;
     if (recording && complete) void plan.commit(this.statusCode, this.getHeaders(), Buffer.concat(chunks, size), timeout);

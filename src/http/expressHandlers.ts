@@ -2,10 +2,15 @@ import type { ServerResponse } from "node:http";
 import { getHttpSettings } from "../config/configure";
 import { isMarkedDoNotCache } from "./CacheRequest";
 import { captureExpressResponse, expressCacheRequest, sendExpressReply, type ExpressLikeRequest } from "./express";
-import { decide, type ActionCacheSettings } from "./pageCache";
+import { refreshInBackground } from "./backgroundRefresh";
+import { decide, type ActionCacheSettings, type CachePlan } from "./pageCache";
 import { attachPlan, planOf } from "./planSlot";
 
 type Next = (error?: unknown) => void;
+
+function refresher(plan: CachePlan, req: ExpressLikeRequest): () => boolean {
+  return () => refreshInBackground(plan.backend, plan.storageKey, plan.request, req.socket);
+}
 
 /**
  * Our per-action Express middleware. Answers hits at once for unguarded actions (the fast path);
@@ -23,7 +28,7 @@ export function expressBeforeAction(settings: ActionCacheSettings, guarded: bool
   const { plan } = decision;
   attachPlan(req, { plan, lateLookup: guarded });
   if (guarded) return next();
-  plan.lookup().then(
+  plan.lookup(refresher(plan, req)).then(
     (reply) => {
       if (reply) return sendExpressReply(res, reply);
       captureExpressResponse(plan, req, res);
@@ -42,7 +47,7 @@ export async function expressAroundAction(req: object, res: ServerResponse, run:
   if (!slot || !slot.lateLookup || slot.served) return run();
   slot.lateLookup = false;
   // A middleware that ran after ours may have set doNotCache: then no hit is served.
-  const reply = isMarkedDoNotCache(req) ? undefined : await slot.plan.lookup();
+  const reply = isMarkedDoNotCache(req) ? undefined : await slot.plan.lookup(refresher(slot.plan, req as ExpressLikeRequest));
   if (reply) {
     slot.served = true;
     sendExpressReply(res, reply);

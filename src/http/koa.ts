@@ -11,6 +11,7 @@ export interface KoaLikeContext {
   headers: Record<string, string | string[] | undefined>;
   state?: { user?: unknown };
   request: object;
+  req: { socket?: import("node:net").Socket };
   status: number;
   body: unknown;
   response: { headers: Record<string, string | string[] | number | undefined> };
@@ -60,6 +61,12 @@ export function sendKoaReply(ctx: KoaLikeContext, reply: Reply): void {
 export function finishKoaMiss(plan: CachePlan, ctx: KoaLikeContext): void {
   const body = koaBodyBytes(ctx.body);
   const decision = plan.onMissHeaders(ctx.status, ctx.response.headers, body, koaMarkedDoNotCache(ctx, plan.request));
+  if (decision.replaceWith) {
+    // staleIfError: the action failed; the client gets the stale entry instead of the error.
+    for (const name of Object.keys(ctx.response.headers)) ctx.remove(name);
+    sendKoaReply(ctx, decision.replaceWith);
+    return;
+  }
   for (const name of decision.remove) ctx.remove(name);
   for (const [name, value] of Object.entries(decision.headers)) ctx.set(name, value);
   if (!decision.store || body === undefined) return;

@@ -1,7 +1,12 @@
 import { getHttpSettings } from "../config/configure";
 import { finishKoaMiss, koaCacheRequest, koaMarkedDoNotCache, sendKoaReply, type KoaLikeContext } from "./koa";
-import { decide, type ActionCacheSettings } from "./pageCache";
+import { refreshInBackground } from "./backgroundRefresh";
+import { decide, type ActionCacheSettings, type CachePlan } from "./pageCache";
 import { attachPlan, planOf, type PlanSlot } from "./planSlot";
+
+function refresher(plan: CachePlan, ctx: KoaLikeContext): () => boolean {
+  return () => refreshInBackground(plan.backend, plan.storageKey, plan.request, ctx.req?.socket);
+}
 
 /**
  * Our per-action Koa middleware: answers hits at once for unguarded actions, and after the rest
@@ -23,14 +28,29 @@ export async function koaBeforeAction(settings: ActionCacheSettings, guarded: bo
   const { plan } = decision;
   const slot: PlanSlot = { plan, lateLookup: guarded, served: false };
   attachPlan(ctx, slot);
-  if (!guarded) {
-    const reply = await plan.lookup();
-    if (reply) {
-      sendKoaReply(ctx, reply);
+  try {
+    if (!guarded) {
+      const reply = await plan.lookup(refresher(plan, ctx));
+      if (reply) {
+        sendKoaReply(ctx, reply);
+        return;
+      }
+    }
+    try {
+      await next();
+    } catch (error) {
+      // An error nobody turned into a response: staleIfError still answers with the stale entry.
+      if (!plan.staleFallback || slot.served) throw error;
+      sendKoaReply(ctx, plan.staleFallback);
       return;
     }
+    finish(plan, slot, ctx);
+  } finally {
+    plan.release();
   }
-  await next();
+}
+
+function finish(plan: CachePlan, slot: PlanSlot, ctx: KoaLikeContext): void {
   if (slot.served) {
     // Interceptors ran on the value the wrapper returned and may have changed the body: the hit
     // is put back so the client gets exactly the cached response.
@@ -46,7 +66,7 @@ export async function koaAroundAction(ctx: KoaLikeContext, run: () => unknown): 
   if (!slot || !slot.lateLookup || slot.served) return run();
   slot.lateLookup = false;
   // A middleware that ran after ours may have set doNotCache: then no hit is served.
-  const reply = koaMarkedDoNotCache(ctx) ? undefined : await slot.plan.lookup();
+  const reply = koaMarkedDoNotCache(ctx) ? undefined : await slot.plan.lookup(refresher(slot.plan, ctx));
   if (!reply) return run();
   slot.served = true;
   slot.reply = reply;

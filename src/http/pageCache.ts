@@ -4,6 +4,9 @@ import { getCacheBackend, getHttpSettings } from "../config/configure";
 import { buildStorageKey } from "../keys/storageKey";
 import { reportProblem } from "../logger";
 import { resolveTags, type TagSpec } from "../tags/resolveTags";
+import { isRefreshRequest } from "./backgroundRefresh";
+import { currentFlight, startFlight, waitFor, type Flight } from "./singleFlight";
+import { guardedStoreCall } from "./storeGuard";
 import type { CacheRequest } from "./CacheRequest";
 import { ifNoneMatchMatches, strongEtag } from "./etag";
 import { freshnessHeaders, isSharedCacheable, NOT_MODIFIED_HEADERS, storableHeaders, whyNotStorable, type HeaderBag } from "./responseRules";
@@ -21,6 +24,12 @@ export interface ActionCacheSettings {
   onlyIf?: (req: CacheRequest) => boolean;
   statuses: ReadonlySet<number>;
   cacheAuthorized: boolean;
+  /** Seconds after `timeout` during which a stale entry is served while one background refresh runs. */
+  staleWhileRevalidate: number;
+  /** Seconds after `timeout` during which a stale entry replaces an error (thrown, 500, 502, 503, 504). */
+  staleIfError: number;
+  /** How long a request waits for another one computing the same key (ms). */
+  flightWaitMs: number;
 }
 
 /** A response to send: `body` undefined means none (304). */
@@ -29,6 +38,15 @@ export interface Reply {
   headers: Record<string, string | string[]>;
   body: Buffer | undefined;
 }
+
+/** Statuses that count as an error for `staleIfError`. */
+export const ERROR_STATUSES = new Set([500, 502, 503, 504]);
+
+type Found =
+  | { kind: "failed" }
+  | { kind: "none" }
+  | { kind: "fresh"; reply: Reply }
+  | { kind: "stale"; reply: Reply; revalidate: boolean };
 
 /** What the cache does with a request. */
 export type RequestDecision = { kind: "pass" } | { kind: "bypass"; reason: string } | { kind: "cache"; plan: CachePlan };
@@ -42,6 +60,8 @@ export interface MissDecision {
   /** Headers to remove (prepareResponse may drop some). */
   remove: string[];
   timeout: number;
+  /** Send this stale entry instead of the error the action produced (staleIfError). */
+  replaceWith?: Reply;
 }
 
 const OUR_HEADERS = new Set(["age", "date", "x-cache"]);
@@ -65,7 +85,7 @@ export function decide(settings: ActionCacheSettings, request: CacheRequest, mar
     }
     const tags = resolveTags(settings.tags, request);
     const backend = typeof settings.backend === "object" ? settings.backend : getCacheBackend(settings.backend);
-    return { kind: "cache", plan: new CachePlan(settings, request, buildStorageKey(prefix, key), tags, backend) };
+    return { kind: "cache", plan: new CachePlan(settings, request, buildStorageKey(prefix, key), tags, backend, isRefreshRequest(request)) };
   } catch (error) {
     const message = `@CachePage on ${settings.where}: ${error instanceof Error ? error.message : String(error)}; the request ran uncached`;
     reportProblem(`decide:${settings.where}`, message, error);
@@ -77,9 +97,13 @@ export function decide(settings: ActionCacheSettings, request: CacheRequest, mar
 export class CachePlan {
   readonly surrogateKeys: string[];
   readonly authorizedRequest: boolean;
+  /** A stale entry to send instead of an error (staleIfError). */
+  staleFallback?: Reply;
   private token: unknown;
   private lookedUp = false;
   private lookupFailed = false;
+  private flight?: Flight;
+  private committing = false;
 
   constructor(
     readonly settings: ActionCacheSettings,
@@ -87,35 +111,75 @@ export class CachePlan {
     readonly storageKey: string,
     readonly tags: TagRef[],
     readonly backend: BaseCacheBackend,
+    /** This is our own background refresh: skip the entry, store the new response. */
+    readonly refresh = false,
   ) {
     this.surrogateKeys = tags.map((t) => t.name);
     this.authorizedRequest = request.headers.authorization !== undefined;
   }
 
-  /** The hit to send, or undefined on a miss. A failing store is a miss (and the miss is not stored). */
-  async lookup(now = Date.now()): Promise<Reply | undefined> {
+  /**
+   * The reply to send from the cache, or undefined when the action must run. A stale entry inside
+   * `staleWhileRevalidate` is sent at once while `refresh` runs one background refresh. Concurrent
+   * misses of a key wait for the one request computing it (single-flight), then read its entry. A
+   * failing or slow store is a miss, and the miss is then not stored.
+   */
+  async lookup(refresh?: () => boolean, now = Date.now()): Promise<Reply | undefined> {
     this.lookedUp = true;
+    const found = await this.read(now);
+    if (found.kind === "failed") return undefined;
+    if (this.refresh) return this.lead();
+    if (found.kind === "fresh") return found.reply;
+    if (found.kind === "stale") {
+      if (found.revalidate && (refresh?.() ?? false)) return found.reply; // a refresh runs (or already ran) in the background
+      this.staleFallback = found.reply;
+    }
+    if (this.request.method !== "GET") return undefined;
+    const flight = currentFlight(this.backend, this.storageKey);
+    if (!flight) return this.lead();
+    await waitFor(flight, this.settings.flightWaitMs);
+    const again = await this.read(Date.now());
+    return again.kind === "fresh" ? again.reply : undefined;
+  }
+
+  /** Ends this request's part in single-flight (if it led one) unless its entry is being stored. */
+  release(): void {
+    if (!this.committing) this.flight?.settle();
+  }
+
+  private lead(): undefined {
+    if (this.request.method === "GET") this.flight = startFlight(this.backend, this.storageKey);
+    return undefined;
+  }
+
+  private async read(now: number): Promise<Found> {
     let result;
     try {
-      result = await this.backend.lookup(this.storageKey, this.tags);
+      result = await guardedStoreCall(this.backend, "lookup", () => this.backend.lookup(this.storageKey, this.tags));
     } catch (error) {
       this.lookupFailed = true;
-      reportProblem(`lookup:${this.backend.constructor.name}`, `cache lookup failed on ${this.backend.constructor.name}; requests run uncached`, error, "error");
-      return undefined;
+      reportProblem(`lookup:${this.backend.constructor.name}`, `cache lookup failed on ${this.backend.constructor.name}; requests run uncached: ${error instanceof Error ? error.message : String(error)}`, error, "error");
+      return { kind: "failed" };
     }
     this.token = result.token;
     const stored = result.response;
-    if (!stored) return undefined;
+    if (!stored || this.refresh) return { kind: "none" };
     const meta = result.metadata ?? {};
-    if (this.authorizedRequest && !this.settings.cacheAuthorized && meta.shared !== true) return undefined;
-    return this.replyFor(stored, typeof meta.storedAt === "number" ? meta.storedAt : undefined, now);
+    if (this.authorizedRequest && !this.settings.cacheAuthorized && meta.shared !== true) return { kind: "none" };
+    const storedAt = typeof meta.storedAt === "number" ? meta.storedAt : undefined;
+    const freshUntil = typeof meta.freshUntil === "number" ? meta.freshUntil : Infinity;
+    if (now <= freshUntil) return { kind: "fresh", reply: this.replyFor(stored, storedAt, now, "HIT") };
+    const staleFor = now - freshUntil;
+    if (staleFor <= this.settings.staleWhileRevalidate * 1000) return { kind: "stale", reply: this.replyFor(stored, storedAt, now, "STALE"), revalidate: true };
+    if (staleFor <= this.settings.staleIfError * 1000) return { kind: "stale", reply: this.replyFor(stored, storedAt, now, "STALE"), revalidate: false };
+    return { kind: "none" };
   }
 
-  private replyFor(stored: CachedResponse, storedAt: number | undefined, now: number): Reply {
+  private replyFor(stored: CachedResponse, storedAt: number | undefined, now: number, status: "HIT" | "STALE"): Reply {
     const age = storedAt === undefined ? 0 : Math.max(0, Math.floor((now - storedAt) / 1000));
     const prepared = this.prepare({ status: stored.status, headers: { ...stored.headers, age: String(age) }, body: stored.body });
     const headers = prepared.headers;
-    setCacheStatus(headers, "HIT");
+    setCacheStatus(headers, status);
     const etag = firstValue(headers.etag);
     if (ifNoneMatchMatches(this.request.headers["if-none-match"], etag)) {
       const notModified: Record<string, string | string[]> = {};
@@ -138,11 +202,16 @@ export class CachePlan {
   onMissHeaders(status: number, headers: HeaderBag, body: Buffer | undefined, markedDoNotCache: boolean, declaredLength?: number): MissDecision {
     const now = Date.now();
     const bypass = (reason: string): MissDecision => {
+      this.release();
       const h: Record<string, string> = {};
       setCacheStatus(h, "BYPASS");
       return { store: false, reason, headers: h, remove: [], timeout: 0 };
     };
     if (markedDoNotCache) return bypass("doNotCache");
+    if (this.staleFallback && ERROR_STATUSES.has(status)) {
+      this.release();
+      return { store: false, reason: `status ${status}: the stale entry is served instead`, headers: {}, remove: [], timeout: 0, replaceWith: this.staleFallback };
+    }
     if (this.lookupFailed) return bypass("the cache store failed");
     const size = body?.length ?? declaredLength;
     const settings = getHttpSettings();
@@ -159,6 +228,7 @@ export class CachePlan {
     });
     if (why !== undefined) {
       if (this.request.method === "HEAD") {
+        this.release();
         const h: Record<string, string> = {};
         setCacheStatus(h, "MISS");
         return { store: false, reason: why, headers: h, remove: [], timeout: 0 };
@@ -168,7 +238,7 @@ export class CachePlan {
     const timeout = this.timeoutFor({ status, headers: storableHeaders(headers, OUR_HEADERS), body: body ?? Buffer.alloc(0) });
     if (!(timeout > 0)) return bypass("timeout is not positive");
     const add: Record<string, string | string[]> = {};
-    const fresh = freshnessHeaders(headers["cache-control"], timeout, now);
+    const fresh = freshnessHeaders(headers["cache-control"], timeout, now, this.settings.staleWhileRevalidate, this.settings.staleIfError);
     add["cache-control"] = fresh["cache-control"];
     add.expires = fresh.expires;
     if (headers.etag === undefined && body !== undefined) add.etag = strongEtag(body);
@@ -177,30 +247,38 @@ export class CachePlan {
     const remove = Object.keys(current).filter((name) => !(name in prepared));
     for (const [name, value] of Object.entries(prepared)) if (current[name] !== value) add[name] = value;
     setCacheStatus(add, "MISS");
+    this.committing = true;
     return { store: true, headers: add, remove, timeout };
   }
 
-  /** Stores the miss (in the background: the client never waits for the store). */
+  /**
+   * Stores the miss (in the background: the client never waits for the store). The entry lives
+   * `timeout` seconds fresh plus the stale windows; requests waiting on this key are released
+   * once it is stored.
+   */
   commit(status: number, headers: HeaderBag, body: Buffer, timeout: number): Promise<void> {
     if (!this.lookedUp) return Promise.resolve();
+    const storedAt = Date.now();
+    const staleWindow = Math.max(this.settings.staleWhileRevalidate, this.settings.staleIfError);
     const stored = storableHeaders(headers, OUR_HEADERS);
     if (stored.etag === undefined) stored.etag = strongEtag(body);
     // Requests with Authorization are answered only from entries the response itself declared
     // shareable (public / s-maxage), or when the action opted in with cacheAuthorized.
     const shared = this.settings.cacheAuthorized || isSharedCacheable(stored);
-    return this.backend
-      .set({
-        key: this.storageKey,
-        response: { status, headers: stored, body },
-        timeout,
-        surrogateKeys: this.surrogateKeys,
-        tags: this.tags,
-        token: this.token,
-        metadata: { storedAt: Date.now(), shared },
-      })
+    const entry = {
+      key: this.storageKey,
+      response: { status, headers: stored, body },
+      timeout: timeout + staleWindow,
+      surrogateKeys: this.surrogateKeys,
+      tags: this.tags,
+      token: this.token,
+      metadata: { storedAt, freshUntil: storedAt + timeout * 1000, shared },
+    };
+    return guardedStoreCall(this.backend, "set", () => this.backend.set(entry))
       .catch((error) => {
-        reportProblem(`set:${this.backend.constructor.name}`, `storing a response failed on ${this.backend.constructor.name}`, error, "error");
-      });
+        reportProblem(`set:${this.backend.constructor.name}`, `storing a response failed on ${this.backend.constructor.name}: ${error instanceof Error ? error.message : String(error)}`, error, "error");
+      })
+      .finally(() => this.flight?.settle());
   }
 
   private timeoutFor(response: CachedResponse): number {

@@ -65,11 +65,20 @@ function varyIsStar(vary: HeaderBag[string]): boolean {
  * The freshness headers of a stored response: `Cache-Control` with `max-age` no larger than the
  * entry's lifetime (the action's own smaller value wins, its other directives stay) and `Expires`.
  */
-export function freshnessHeaders(existingCacheControl: HeaderBag[string], timeout: number, now: number): { "cache-control": string; expires: string; maxAge: number } {
+export function freshnessHeaders(
+  existingCacheControl: HeaderBag[string],
+  timeout: number,
+  now: number,
+  staleWhileRevalidate = 0,
+  staleIfError = 0,
+): { "cache-control": string; expires: string; maxAge: number } {
   const cc = parseCacheControl(existingCacheControl);
   const own = deltaSeconds(cc.get("max-age"));
   const maxAge = own === undefined ? timeout : Math.min(own, timeout);
   cc.set("max-age", String(maxAge));
+  // RFC 5861: downstream caches may do what we do.
+  if (staleWhileRevalidate > 0 && !cc.has("stale-while-revalidate")) cc.set("stale-while-revalidate", String(staleWhileRevalidate));
+  if (staleIfError > 0 && !cc.has("stale-if-error")) cc.set("stale-if-error", String(staleIfError));
   return { "cache-control": formatCacheControl(cc), expires: new Date(now + maxAge * 1000).toUTCString(), maxAge };
 }
 

@@ -1,0 +1,71 @@
+import type { BaseCacheBackend } from "../backends/base";
+import { getHttpSettings } from "../config/configure";
+
+/** The store did not answer within `storeTimeoutMs`. */
+export class StoreTimeoutError extends Error {
+  constructor(operation: string, ms: number) {
+    super(`${operation} took longer than ${ms} ms (storeTimeoutMs)`);
+    this.name = "StoreTimeoutError";
+  }
+}
+
+/** The circuit breaker is open: the store is skipped during its cool-down. */
+export class CircuitOpenError extends Error {
+  constructor() {
+    super("the store failed repeatedly; it is skipped during the circuit breaker's cool-down");
+    this.name = "CircuitOpenError";
+  }
+}
+
+interface Circuit {
+  failures: number;
+  openUntil: number;
+  probing: boolean;
+}
+
+const circuits = new WeakMap<BaseCacheBackend, Circuit>();
+
+function circuitOf(backend: BaseCacheBackend): Circuit {
+  let circuit = circuits.get(backend);
+  if (!circuit) circuits.set(backend, (circuit = { failures: 0, openUntil: 0, probing: false }));
+  return circuit;
+}
+
+/**
+ * Runs a store call on the request path with a timeout and behind a circuit breaker: after
+ * `failureThreshold` failures in a row the store is skipped for `cooldownMs`, then one request
+ * probes it; a success closes the circuit again. Rejects with the store's error, a
+ * {@link StoreTimeoutError} or a {@link CircuitOpenError}: the caller then runs uncached.
+ */
+export async function guardedStoreCall<T>(backend: BaseCacheBackend, operation: string, call: () => Promise<T>): Promise<T> {
+  const { storeTimeoutMs, circuitBreaker } = getHttpSettings();
+  const circuit = circuitOf(backend);
+  const now = Date.now();
+  if (circuitBreaker && circuit.openUntil > now) throw new CircuitOpenError();
+  if (circuitBreaker && circuit.openUntil !== 0) {
+    // Cool-down over: one request probes, the others keep skipping until it answers.
+    if (circuit.probing) throw new CircuitOpenError();
+    circuit.probing = true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const result = await Promise.race([
+      call(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StoreTimeoutError(operation, storeTimeoutMs)), storeTimeoutMs);
+      }),
+    ]);
+    circuit.failures = 0;
+    circuit.openUntil = 0;
+    return result;
+  } catch (error) {
+    circuit.failures += 1;
+    if (circuitBreaker && (circuit.openUntil !== 0 || circuit.failures >= circuitBreaker.failureThreshold)) {
+      circuit.openUntil = Date.now() + circuitBreaker.cooldownMs;
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    circuit.probing = false;
+  }
+}
