@@ -50,6 +50,24 @@ export abstract class BaseCacheBackend {
     return { response: await this.get(key) };
   }
 
+  /**
+   * Tries to take a lock that other processes sharing the store respect (stampede protection
+   * across processes). Returns a token when taken, `null` when another holder has it, and
+   * `undefined` when this backend has no such locks (then only the in-process single-flight applies).
+   * The lock frees itself after `ttlMs` if its holder dies.
+   */
+  async acquireLock(name: string, ttlMs: number): Promise<string | null | undefined> {
+    void name;
+    void ttlMs;
+    return undefined;
+  }
+
+  /** Frees a lock taken with {@link acquireLock}, if the token still holds it. */
+  async releaseLock(name: string, token: string): Promise<void> {
+    void name;
+    void token;
+  }
+
   /** Releases connections. */
   async close(): Promise<void> {
     return undefined;

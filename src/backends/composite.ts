@@ -99,6 +99,19 @@ export class CompositeBackend extends BaseCacheBackend {
     return this.backends.reduce((r, part) => part.prepareResponse(r, surrogateKeys), response);
   }
 
+  /** Locks live in the first part that has them (the shared store). */
+  override async acquireLock(name: string, ttlMs: number): Promise<string | null | undefined> {
+    for (const part of this.backends) {
+      const result = await part.acquireLock(name, ttlMs);
+      if (result !== undefined) return result;
+    }
+    return undefined;
+  }
+
+  override async releaseLock(name: string, token: string): Promise<void> {
+    await Promise.allSettled(this.backends.map((part) => part.releaseLock(name, token)));
+  }
+
   override async close(): Promise<void> {
     await this.all("close", (part) => part.close());
   }

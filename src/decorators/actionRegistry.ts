@@ -52,6 +52,7 @@ export function settingsOf(record: ActionRecord): ActionCacheSettings {
     staleWhileRevalidate: o.staleWhileRevalidate,
     staleIfError: o.staleIfError,
     flightWaitMs: o.lock?.wait ?? DEFAULT_FLIGHT_WAIT_MS,
+    lock: o.lock,
   };
   return record.settings;
 }

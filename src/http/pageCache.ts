@@ -30,6 +30,8 @@ export interface ActionCacheSettings {
   staleIfError: number;
   /** How long a request waits for another one computing the same key (ms). */
   flightWaitMs: number;
+  /** Cross-process stampede lock: `ttl` ms it lives at most, `wait` ms others wait for it. */
+  lock?: { ttl: number; wait: number };
 }
 
 /** A response to send: `body` undefined means none (304). */
@@ -104,6 +106,7 @@ export class CachePlan {
   private lookupFailed = false;
   private flight?: Flight;
   private committing = false;
+  private lockToken?: string;
 
   constructor(
     readonly settings: ActionCacheSettings,
@@ -136,20 +139,64 @@ export class CachePlan {
     }
     if (this.request.method !== "GET") return undefined;
     const flight = currentFlight(this.backend, this.storageKey);
-    if (!flight) return this.lead();
-    await waitFor(flight, this.settings.flightWaitMs);
-    const again = await this.read(Date.now());
-    return again.kind === "fresh" ? again.reply : undefined;
+    if (flight) {
+      await waitFor(flight, this.settings.flightWaitMs);
+      const again = await this.read(Date.now());
+      return again.kind === "fresh" ? again.reply : undefined;
+    }
+    this.lead();
+    return this.settings.lock ? this.waitForOtherProcesses(this.settings.lock) : undefined;
   }
 
   /** Ends this request's part in single-flight (if it led one) unless its entry is being stored. */
   release(): void {
-    if (!this.committing) this.flight?.settle();
+    if (!this.committing) this.settleFlight();
+  }
+
+  private settleFlight(): void {
+    this.flight?.settle();
+    const token = this.lockToken;
+    if (token === undefined) return;
+    this.lockToken = undefined;
+    void this.backend.releaseLock(this.lockName(), token).catch(() => undefined);
   }
 
   private lead(): undefined {
     if (this.request.method === "GET") this.flight = startFlight(this.backend, this.storageKey);
     return undefined;
+  }
+
+  private lockName(): string {
+    return `lock:${this.storageKey}`;
+  }
+
+  /**
+   * Stampede protection across processes: takes the store's lock for this key, or, when another
+   * process holds it, waits (up to `wait` ms) for that process's entry. A holder that died frees
+   * the lock after `ttl` ms; whoever takes it then computes the page.
+   */
+  private async waitForOtherProcesses(lock: { ttl: number; wait: number }): Promise<Reply | undefined> {
+    const deadline = Date.now() + lock.wait;
+    for (;;) {
+      let token: string | null | undefined;
+      try {
+        token = await guardedStoreCall(this.backend, "acquireLock", () => this.backend.acquireLock(this.lockName(), lock.ttl));
+      } catch {
+        return undefined; // no lock to be had: compute, as without one
+      }
+      if (token !== null) {
+        this.lockToken = token;
+        return undefined;
+      }
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(25, Math.max(1, deadline - Date.now()))));
+      const found = await this.read(Date.now());
+      if (found.kind === "fresh") {
+        this.settleFlight();
+        return found.reply;
+      }
+      if (found.kind === "failed") return undefined;
+    }
   }
 
   private async read(now: number): Promise<Found> {
@@ -278,7 +325,7 @@ export class CachePlan {
       .catch((error) => {
         reportProblem(`set:${this.backend.constructor.name}`, `storing a response failed on ${this.backend.constructor.name}: ${error instanceof Error ? error.message : String(error)}`, error, "error");
       })
-      .finally(() => this.flight?.settle());
+      .finally(() => this.settleFlight());
   }
 
   private timeoutFor(response: CachedResponse): number {
