@@ -17,6 +17,29 @@ export { BaseCacheBackend } from "./backends/base";
 export type { CachedResponse, CacheEntry, LookupResult, TagRef } from "./backends/types";
 export { KeyvCacheBackend, type KeyvCacheBackendOptions } from "./backends/keyv";
 export { CompositeBackend, CompositeBackendError, type CompositeBackendOptions } from "./backends/composite";
+export { FastlyBackend, FASTLY_MAX_KEYS_PER_PURGE, type FastlyBackendOptions } from "./backends/fastly";
+export { CloudflareBackend, CLOUDFLARE_MAX_TAGS_PER_PURGE, describeCloudflareErrors, type CloudflareBackendOptions } from "./backends/cloudflare";
+export { VarnishBackend, type VarnishBackendOptions } from "./backends/varnish";
+export { CdnBackendBase } from "./backends/cdn/cdnBackendBase";
+export {
+  CdnPurgeError,
+  CdnRequestError,
+  PurgeClient,
+  type PurgeClientOptions,
+  type PurgeRetryOptions,
+  type PurgeTransport,
+  type PurgeRequest,
+  type PurgeFailure,
+  type PurgeClock,
+} from "./backends/cdn/purgeClient";
+export {
+  CdnTagHeaderFormatter,
+  FASTLY_TAG_HEADER,
+  CLOUDFLARE_TAG_HEADER,
+  varnishTagHeader,
+  type TagHeaderFormatter,
+  type TagHeaderRules,
+} from "./backends/cdn/tagHeaderFormatter";
 
 export { BaseSurrogateIndex } from "./indexes/base";
 export { KeyvSurrogateIndex } from "./indexes/keyv";

@@ -2,6 +2,10 @@ import type { BaseCacheBackend } from "../backends/base";
 import { CompositeBackend } from "../backends/composite";
 import { KeyvCacheBackend } from "../backends/keyv";
 import { CompositeBackendOptionsSchema, KeyvBackendOptionsSchema } from "./schema";
+import { CloudflareBackend, type CloudflareBackendOptions } from "../backends/cloudflare";
+import { FastlyBackend, type FastlyBackendOptions } from "../backends/fastly";
+import { VarnishBackend, type VarnishBackendOptions } from "../backends/varnish";
+import { CloudflareBackendOptionsSchema, FastlyBackendOptionsSchema, VarnishBackendOptionsSchema } from "./cdnSchemas";
 
 /** How a backend named in `configureCachePage` is validated and built. */
 export interface BackendDefinition {
@@ -23,5 +27,17 @@ export const builtinBackends: Record<string, BackendDefinition> = {
     optionsSchema: CompositeBackendOptionsSchema,
     references: (options) => (Array.isArray(options.backends) ? (options.backends as string[]) : []),
     create: (options, resolve) => new CompositeBackend({ backends: (options.backends as string[]).map(resolve) }),
+  },
+  fastly: {
+    optionsSchema: FastlyBackendOptionsSchema,
+    create: (options) => new FastlyBackend(options as unknown as FastlyBackendOptions),
+  },
+  cloudflare: {
+    optionsSchema: CloudflareBackendOptionsSchema,
+    create: (options) => new CloudflareBackend(options as unknown as CloudflareBackendOptions),
+  },
+  varnish: {
+    optionsSchema: VarnishBackendOptionsSchema,
+    create: (options) => new VarnishBackend(options as unknown as VarnishBackendOptions),
   },
 };

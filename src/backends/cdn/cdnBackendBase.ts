@@ -1,0 +1,105 @@
+import { reportProblem } from "../../logger";
+import { BaseCacheBackend } from "../base";
+import type { CachedResponse, CacheEntry } from "../types";
+import type { PurgeClient } from "./purgeClient";
+import type { TagHeaderFormatter } from "./tagHeaderFormatter";
+
+/**
+ * What Fastly, Cloudflare and Varnish backends share. A CDN keeps the responses itself, so this
+ * backend stores nothing: `get` finds nothing, `set` does nothing, `delete` deletes nothing (a cache
+ * key is not a URL the CDN knows). It tags responses through its {@link TagHeaderFormatter} and
+ * invalidates by purging the same normalised keys through its {@link PurgeClient}. Put it in a
+ * {@link CompositeBackend} after a local backend to have both.
+ *
+ * @example
+ * class MyCdnBackend extends CdnBackendBase {
+ *   constructor() {
+ *     super({}, new CdnTagHeaderFormatter(FASTLY_TAG_HEADER), new PurgeClient(myTransport, { batchSize: 50 }));
+ *   }
+ * }
+ */
+export abstract class CdnBackendBase extends BaseCacheBackend {
+  constructor(
+    options: Record<string, unknown>,
+    readonly tagHeader: TagHeaderFormatter,
+    readonly purgeClient: PurgeClient,
+  ) {
+    super(options);
+  }
+
+  async get(key: string): Promise<CachedResponse | undefined> {
+    void key;
+    return undefined;
+  }
+
+  async set(entry: CacheEntry): Promise<void> {
+    void entry;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    void key;
+    return false;
+  }
+
+  /** Purges one tag at the CDN; resolves with what the CDN purged (see the backend), rejects with a `CdnPurgeError`. */
+  async invalidateBySurrogate(surrogateKey: string): Promise<number> {
+    return this.invalidateBySurrogates([surrogateKey]);
+  }
+
+  /** Purges several tags in as few requests as the CDN allows. */
+  override async invalidateBySurrogates(keys: string[]): Promise<number> {
+    return this.purgeClient.purge(this.tagHeader.normalizeKeys(keys));
+  }
+
+  /**
+   * Adds the tag header. When the tags cannot fit and the CDN takes a single header (Cloudflare),
+   * the response is made `private` so the CDN does not keep what it could not purge, and the
+   * logger is told which route needs fewer tags.
+   */
+  override prepareResponse(response: CachedResponse, surrogateKeys: string[]): CachedResponse {
+    const outcome = this.tagHeader.apply(response, surrogateKeys);
+    if (outcome.overflow) {
+      const { bytes, limit, keys } = outcome.overflow;
+      reportProblem(
+        `cdn-tag-overflow:${this.constructor.name}`,
+        `${this.constructor.name}: ${keys} tags need ${bytes} bytes in the ${this.tagHeader.headerName} header, over the limit of ${limit}; ` +
+          `the response was sent with Cache-Control: private so the CDN does not cache it. Give this route fewer tags ` +
+          `(e.g. one per model instead of one per row).`,
+      );
+    }
+    return outcome.response;
+  }
+}
+
+/**
+ * Checks a required string option of a CDN backend built directly (configureCachePage checks it
+ * with the schema first); the error says which option to set.
+ *
+ * @example
+ * const token = requireStringOption("FastlyBackend", "apiToken", options.apiToken, "your Fastly API token");
+ */
+export function requireStringOption(backend: string, name: string, value: unknown, what: string): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new TypeError(`${backend}: option "${name}" is required: ${what} (got ${value === undefined ? "nothing" : JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+/**
+ * Checks an http(s) URL option and returns it without trailing slashes, ready to append paths to.
+ *
+ * @example
+ * requireHttpUrlOption("FastlyBackend", "endpoint", "https://api.fastly.com/") // "https://api.fastly.com"
+ */
+export function requireHttpUrlOption(backend: string, name: string, value: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = typeof value === "string" ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new TypeError(`${backend}: option "${name}" must be an http:// or https:// URL (got ${JSON.stringify(value)})`);
+  }
+  return (value as string).replace(/\/+$/, "");
+}

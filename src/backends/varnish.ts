@@ -1,0 +1,96 @@
+import { CdnBackendBase, requireHttpUrlOption } from "./cdn/cdnBackendBase";
+import { pickRetryOptions, PurgeClient, type PurgeRequest, type PurgeRetryOptions, type PurgeTransport } from "./cdn/purgeClient";
+import { CdnTagHeaderFormatter, varnishTagHeader, type TagHeaderFormatter } from "./cdn/tagHeaderFormatter";
+
+/**
+ * Options of {@link VarnishBackend}.
+ *
+ * @example
+ * const options: VarnishBackendOptions = { urls: ["http://10.0.0.5:6081/", "http://10.0.0.6:6081/"], softPurge: true };
+ */
+export interface VarnishBackendOptions extends PurgeRetryOptions {
+  /** Every Varnish instance to purge (each gets every purge request). */
+  urls: string[];
+  /** The response header xkey reads (default `xkey`; the vmod also reads `X-HashTwo`). */
+  header?: string;
+  /** Send `xkey-softpurge` (objects stay usable in grace while refetched) instead of `xkey-purge` (default false). */
+  softPurge?: boolean;
+  /** HTTP method of purge requests (default `PURGE`; it must match the VCL). */
+  purgeMethod?: string;
+  /** Response header where the VCL puts the count `xkey.purge()` returned (default `xkey-purged`). */
+  purgedCountHeader?: string;
+  /** Keys per purge request (default 100); requests also stay under 7000 bytes of keys, below Varnish's 8 KB header limit. */
+  batchSize?: number;
+  /** Replaces how the xkey header is built (default: space-separated, split past 8000 bytes). */
+  tagHeaderFormatter?: TagHeaderFormatter;
+}
+
+/** Varnish refuses request header lines over `http_req_hdr_len` (8 KB by default); keep a margin for the name. */
+const MAX_PURGE_HEADER_BYTES = 7000;
+
+/**
+ * Varnish with the xkey vmod: tags responses with `xkey` (space-separated; several header fields
+ * when long) and purges by sending `PURGE` with `xkey-purge: k1 k2` (or `xkey-softpurge`) to every
+ * Varnish URL, which the VCL in `examples/cdn/varnish.vcl` turns into `xkey.purge()`. Resolves with
+ * the number of objects the instances say they purged (the VCL's `xkey-purged` header); an instance
+ * that does not say counts as the number of keys it was sent.
+ *
+ * @example
+ * configureCachePage({
+ *   defaultBackend: "site",
+ *   backends: {
+ *     local: { backend: "keyv" },
+ *     varnish: { backend: "varnish", options: { urls: ["http://127.0.0.1:6081/"] } },
+ *     site: { backend: "composite", options: { backends: ["local", "varnish"] } },
+ *   },
+ * });
+ */
+export class VarnishBackend extends CdnBackendBase {
+  readonly urls: string[];
+  readonly softPurge: boolean;
+
+  constructor(options: VarnishBackendOptions) {
+    if (!options || !Array.isArray(options.urls) || options.urls.length === 0) {
+      throw new TypeError(`VarnishBackend: option "urls" is required: the URLs of your Varnish instances, e.g. ["http://127.0.0.1:6081/"]`);
+    }
+    const urls = options.urls.map((url, i) => {
+      requireHttpUrlOption("VarnishBackend", `urls[${i}]`, url);
+      return url;
+    });
+    const header = options.header ?? "xkey";
+    const method = options.purgeMethod ?? "PURGE";
+    for (const [name, value] of [["header", header], ["purgeMethod", method], ["purgedCountHeader", options.purgedCountHeader ?? "xkey-purged"]]) {
+      if (typeof value !== "string" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) {
+        throw new TypeError(`VarnishBackend: option "${name}" must be an HTTP token such as "xkey" or "PURGE" (got ${JSON.stringify(value)})`);
+      }
+    }
+    const softPurge = options.softPurge ?? false;
+    const transport = varnishPurgeTransport(urls, method, softPurge, (options.purgedCountHeader ?? "xkey-purged").toLowerCase());
+    super(
+      options as unknown as Record<string, unknown>,
+      options.tagHeaderFormatter ?? new CdnTagHeaderFormatter(varnishTagHeader(header)),
+      new PurgeClient(transport, { ...pickRetryOptions(options), batchSize: options.batchSize ?? 100, maxBatchBytes: MAX_PURGE_HEADER_BYTES }),
+    );
+    this.urls = urls;
+    this.softPurge = softPurge;
+  }
+}
+
+function varnishPurgeTransport(urls: string[], method: string, softPurge: boolean, countHeader: string): PurgeTransport {
+  const keysHeader = softPurge ? "xkey-softpurge" : "xkey-purge";
+  return {
+    cdn: "Varnish",
+    requestsFor: (keys): PurgeRequest[] => urls.map((url) => ({ url, method, headers: { [keysHeader]: keys.join(" ") } })),
+    readResponse: async (response, keys) => {
+      await response.arrayBuffer();
+      const said = response.headers.get(countHeader);
+      return said !== null && /^\d+$/.test(said.trim()) ? Number(said.trim()) : keys.length;
+    },
+    hintFor: (status) => {
+      if (status === 403) return `the VCL refuses ${method} from this machine: add its address to the "purgers" ACL`;
+      if (status === 400) return `the VCL did not find the ${keysHeader} header: use the VCL of examples/cdn/varnish.vcl`;
+      if (status === 405 || status === 501) return `the VCL does not handle ${method} requests: use the VCL of examples/cdn/varnish.vcl`;
+      return undefined;
+    },
+  };
+}
