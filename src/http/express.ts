@@ -52,8 +52,9 @@ export function parseQuery(search: string): Record<string, string | string[]> {
 
 /** Sends a reply (hit or 304) on an Express/Node response. */
 export function sendExpressReply(res: ServerResponse, reply: Reply): void {
-  res.statusCode = reply.status;
-  for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+  // One writeHead with every header (merged with any a middleware already set) is much cheaper
+  // than a setHeader per header on this hot path.
+  res.writeHead(reply.status, reply.headers);
   if (reply.body === undefined) res.end();
   else res.end(reply.body);
 }
