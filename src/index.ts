@@ -16,6 +16,8 @@ export { surrogateFromModel, surrogateFromPath, surrogateFromQueryParams, surrog
 export { BaseCacheBackend } from "./backends/base";
 export type { CachedResponse, CacheEntry, LookupResult, TagRef } from "./backends/types";
 export { KeyvCacheBackend, type KeyvCacheBackendOptions } from "./backends/keyv";
+export type { KeyvStoreSpec, KeyvStores, KeyvStoreKind } from "./backends/openKeyvStores";
+export type { PruneOptions, PruneResult, SampledPruneOptions } from "./backends/prune";
 export { CompositeBackend, CompositeBackendError, type CompositeBackendOptions } from "./backends/composite";
 export { FastlyBackend, FASTLY_MAX_KEYS_PER_PURGE, type FastlyBackendOptions } from "./backends/fastly";
 export { CloudflareBackend, CLOUDFLARE_MAX_TAGS_PER_PURGE, describeCloudflareErrors, type CloudflareBackendOptions } from "./backends/cloudflare";
@@ -42,7 +44,7 @@ export {
 } from "./backends/cdn/tagHeaderFormatter";
 
 export { BaseSurrogateIndex } from "./indexes/base";
-export { KeyvSurrogateIndex } from "./indexes/keyv";
+export { KeyvSurrogateIndex, type KeyvSurrogateIndexOptions, type SurrogateIndexStrategy } from "./indexes/keyv";
 export { RedisSurrogateIndex, type RedisSurrogateIndexOptions } from "./indexes/redis";
 export { NullSurrogateIndex } from "./indexes/null";
 

@@ -1,6 +1,8 @@
 import { BaseCacheBackend } from "./base";
 import type { CachedResponse, CacheEntry, LookupResult, TagRef } from "./types";
 
+const LOOKUP_FAILED = Symbol("lookup failed");
+
 /** Options of {@link CompositeBackend}. */
 export interface CompositeBackendOptions {
   /** The parts, in read order. */
@@ -65,8 +67,11 @@ export class CompositeBackend extends BaseCacheBackend {
       try {
         result = await part.lookup(key, tags);
       } catch {
-        tokens.push(undefined);
-        continue; // a failing part is skipped for reads: the next one may have the entry
+        // A failing part is skipped for reads (the next one may have the entry) and for this
+        // request's store: without the versions read before the action ran, an entry written
+        // there could outlive an invalidation that raced it.
+        tokens.push(LOOKUP_FAILED);
+        continue;
       }
       if (result.response) return { response: result.response, metadata: result.metadata, token: tokens };
       tokens.push(result.token);
@@ -76,7 +81,7 @@ export class CompositeBackend extends BaseCacheBackend {
 
   async set(entry: CacheEntry): Promise<void> {
     const tokens = Array.isArray(entry.token) ? entry.token : [];
-    await this.all("set", (part, i) => part.set({ ...entry, token: tokens[i] }));
+    await this.all("set", async (part, i) => (tokens[i] === LOOKUP_FAILED ? undefined : part.set({ ...entry, token: tokens[i] })));
   }
 
   async delete(key: string): Promise<boolean> {

@@ -1,6 +1,11 @@
 import type { CachedResponse } from "./types";
 
-/** The shape an entry has in a Keyv store. `b` is a Buffer in memory, base64 text elsewhere. */
+/**
+ * The shape an entry has in a Keyv store. `b` is a Buffer in memory, base64 text elsewhere.
+ *
+ * @example
+ * // {"v":1,"status":200,"headers":{"content-type":"text/html"},"b":"PGgxPg==","tags":{"products":1764115200000000},"meta":{}}
+ */
 export interface StoredEntry {
   v: 1;
   status: number;
@@ -11,7 +16,12 @@ export interface StoredEntry {
   meta: Record<string, unknown>;
 }
 
-/** Builds what is written to the store. */
+/**
+ * Builds what is written to the store.
+ *
+ * @example
+ * const record = encodeEntry(response, { products: 1764115200000000 }, { storedAt: Date.now() }, false);
+ */
 export function encodeEntry(
   response: CachedResponse,
   tags: Record<string, number>,
@@ -28,7 +38,13 @@ export function encodeEntry(
   };
 }
 
-/** Reads a stored entry; anything not in our format (foreign data, corruption) gives undefined, a miss. */
+/**
+ * Reads a stored entry; anything not in our format (foreign data, corruption) gives undefined, a miss.
+ *
+ * @example
+ * decodeEntry(encodeEntry(response, {}, {}, false))?.response; // the response
+ * decodeEntry("garbage"); // undefined
+ */
 export function decodeEntry(raw: unknown): { response: CachedResponse; tags: Record<string, number>; meta: Record<string, unknown> } | undefined {
   if (!raw || typeof raw !== "object") return undefined;
   const e = raw as Partial<StoredEntry>;

@@ -113,6 +113,22 @@ export class KeyvBackendOptionsSchema {
   @IsOptional()
   @IsObject({ message: "surrogateIndex must be an instance of a BaseSurrogateIndex subclass" })
   surrogateIndex?: unknown;
+
+  @IsOptional()
+  @ValidateBy({
+    name: "isPruneOption",
+    validator: {
+      validate: (v: unknown) => {
+        if (v === false) return true;
+        if (!v || typeof v !== "object" || Array.isArray(v)) return false;
+        const { every, batchSize, ...rest } = v as Record<string, unknown>;
+        const int = (n: unknown, min: number) => n === undefined || (Number.isInteger(n) && (n as number) >= min);
+        return Object.keys(rest).length === 0 && int(every, 0) && int(batchSize, 1);
+      },
+      defaultMessage: () => "prune must be false or { every?: whole number >= 0, batchSize?: whole number >= 1 }",
+    },
+  })
+  prune?: unknown;
 }
 
 /** Options of the built-in `"composite"` backend. */

@@ -1,6 +1,10 @@
 /**
  * Runs async work one at a time per key, within this process: read-modify-write sequences on one
  * key never interleave. Keys with no work pending take no memory.
+ *
+ * @example
+ * const mutex = new KeyedMutex();
+ * await mutex.run("products", async () => readModifyWrite());
  */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<unknown>>();

@@ -9,7 +9,7 @@
  * }
  */
 export abstract class BaseSurrogateIndex {
-  /** Records `cacheKeys` under `surrogateKey`; the record lives at least `ttlSeconds` (it may only grow). */
+  /** Records `cacheKeys` under `surrogateKey`; each is remembered at least `ttlSeconds` (a lifetime only grows). */
   abstract add(surrogateKey: string, cacheKeys: string[], ttlSeconds: number): Promise<void>;
   /** Every cache key recorded under `surrogateKey`. */
   abstract getKeys(surrogateKey: string): Promise<string[]>;
@@ -17,13 +17,15 @@ export abstract class BaseSurrogateIndex {
   abstract remove(surrogateKey: string): Promise<void>;
 
   /**
-   * Takes the recorded keys out of the index and hands them to `consume` in batches; keys added
-   * meanwhile are not lost (they stay for the next call). The default reads all, then removes.
+   * Takes the recorded keys out of the index and hands them to `consume` in batches. Keys added
+   * meanwhile are never lost: each either stays recorded or is handed to `consume`. The default
+   * reads all, removes the tag, then hands them out 500 at a time; the built-in indexes override it
+   * to take bounded batches atomically.
    */
   async drain(surrogateKey: string, consume: (keys: string[]) => Promise<void>): Promise<void> {
     const keys = await this.getKeys(surrogateKey);
     await this.remove(surrogateKey);
-    if (keys.length > 0) await consume(keys);
+    for (let i = 0; i < keys.length; i += 500) await consume(keys.slice(i, i + 500));
   }
 
   /** Releases connections it opened itself. */

@@ -1,91 +1,102 @@
 import type { Keyv } from "keyv";
 import { BaseSurrogateIndex } from "./base";
-import { KeyedMutex } from "./KeyedMutex";
+import { accessKeyvStore, storeReady, type KeyvStoreAccess } from "./keyvStoreAccess";
+import { KeyvRecordIndex } from "./keyvRecord";
+import { MemoryMembershipIndex } from "./memory";
 import { RedisSurrogateIndex } from "./redis";
-import { isRedisSetClient } from "./redisClient";
+import { SqlMembershipIndex } from "./sql";
 
-interface StoredSet {
-  /** cache key -> ms epoch until which it must be remembered */
-  keys: Record<string, number>;
+/**
+ * Options of {@link KeyvSurrogateIndex}.
+ *
+ * @example
+ * new KeyvSurrogateIndex(new Keyv({ store: new KeyvSqlite("sqlite:///tmp/c.db"), namespace: "ccp:index" }), { batchSize: 1000 });
+ */
+export interface KeyvSurrogateIndexOptions {
+  /** How many cache keys one invalidation step takes (default 500). */
+  batchSize?: number;
 }
 
 /**
- * The default index: a Keyv namespace. When the Keyv store is Redis (@keyv/redis) it uses native
- * Redis sets on the client @keyv/redis already holds. On other stores a tag's record is updated
- * under a per-tag lock, so concurrent adds within a process are never lost, and each member keeps
- * its own expiry so the record never forgets a key while its entry can be served.
+ * How a {@link KeyvSurrogateIndex} keeps its records, by store.
  *
  * @example
- * new KeyvCacheBackend({ store: "redis://127.0.0.1:6379" }) // uses KeyvSurrogateIndex with Redis sets
+ * (backend.surrogateIndex as KeyvSurrogateIndex).strategy; // "sql-rows" on SQLite
+ */
+export type SurrogateIndexStrategy = "redis-sorted-sets" | "sql-rows" | "memory" | "keyv-record";
+
+/**
+ * The default index: the `index` Keyv namespace, kept the way the store under it allows without
+ * ever losing a concurrent add:
+ *
+ * | store | records | safe across processes |
+ * |---|---|---|
+ * | Redis, Redis Cluster (@keyv/redis) | a sorted set per tag, on the client @keyv/redis holds | yes |
+ * | SQLite, PostgreSQL | one row per (tag, cache key), taken with `DELETE … RETURNING` | yes |
+ * | memory (a Map) | a record per tag, updated synchronously | one process (as the Map) |
+ * | any other adapter | a record per tag under a per-tag lock | no: one process only |
+ *
+ * @example
+ * new KeyvCacheBackend({ store: "redis://127.0.0.1:6379" }) // uses KeyvSurrogateIndex with Redis sorted sets
  */
 export class KeyvSurrogateIndex extends BaseSurrogateIndex {
-  private readonly redis?: RedisSurrogateIndex;
-  private readonly mutex = new KeyedMutex();
+  private readonly impl: BaseSurrogateIndex;
+  private readonly access: KeyvStoreAccess;
+  /** How the records are kept on this store. */
+  readonly strategy: SurrogateIndexStrategy;
 
-  constructor(private readonly keyv: Keyv) {
+  constructor(
+    readonly keyv: Keyv,
+    options: KeyvSurrogateIndexOptions = {},
+  ) {
     super();
-    const client = (keyv.store as { client?: unknown } | undefined)?.client;
-    if (isRedisSetClient(client)) {
-      const namespace = keyv.namespace ?? (keyv.store as { namespace?: string }).namespace ?? "keyv";
-      this.redis = new RedisSurrogateIndex({ client, prefix: `${namespace}::set:`, timeout: 1 });
+    const batchSize = options.batchSize ?? 500;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new TypeError(`KeyvSurrogateIndex: \`batchSize\` must be a whole number >= 1 (got ${String(options.batchSize)})`);
+    }
+    this.access = accessKeyvStore(keyv);
+    switch (this.access.kind) {
+      case "redis":
+        // timeout 1: a set lives exactly as long as its longest member needs.
+        this.impl = new RedisSurrogateIndex({ client: this.access.client, prefix: this.access.physicalKey(""), timeout: 1, batchSize });
+        this.strategy = "redis-sorted-sets";
+        break;
+      case "sql":
+        this.impl = new SqlMembershipIndex(this.access.table, this.access.physicalKey, this.access.partBudget, batchSize);
+        this.strategy = "sql-rows";
+        break;
+      case "memory":
+        this.impl = new MemoryMembershipIndex(this.access.map, this.access.physicalKey, batchSize);
+        this.strategy = "memory";
+        break;
+      default:
+        this.impl = new KeyvRecordIndex(keyv);
+        this.strategy = "keyv-record";
     }
   }
 
   /** True when native Redis sets are in use. */
   get usesRedisSets(): boolean {
-    return this.redis !== undefined;
+    return this.strategy === "redis-sorted-sets";
   }
 
   async add(surrogateKey: string, cacheKeys: string[], ttlSeconds: number): Promise<void> {
-    if (this.redis) return this.redis.add(surrogateKey, cacheKeys, ttlSeconds);
-    if (cacheKeys.length === 0) return;
-    await this.mutex.run(surrogateKey, async () => {
-      const now = Date.now();
-      const until = now + ttlSeconds * 1000;
-      const record = await this.read(surrogateKey, now);
-      for (const key of cacheKeys) record.keys[key] = Math.max(record.keys[key] ?? 0, until);
-      await this.write(surrogateKey, record);
-    });
+    await storeReady(this.access);
+    return this.impl.add(surrogateKey, cacheKeys, ttlSeconds);
   }
 
   async getKeys(surrogateKey: string): Promise<string[]> {
-    if (this.redis) return this.redis.getKeys(surrogateKey);
-    return Object.keys((await this.read(surrogateKey, Date.now())).keys);
+    await storeReady(this.access);
+    return this.impl.getKeys(surrogateKey);
   }
 
   async remove(surrogateKey: string): Promise<void> {
-    if (this.redis) return this.redis.remove(surrogateKey);
-    await this.mutex.run(surrogateKey, () => this.keyv.delete(this.keyOf(surrogateKey)));
+    await storeReady(this.access);
+    return this.impl.remove(surrogateKey);
   }
 
   override async drain(surrogateKey: string, consume: (keys: string[]) => Promise<void>): Promise<void> {
-    if (this.redis) return this.redis.drain(surrogateKey, consume);
-    const keys = await this.mutex.run(surrogateKey, async () => {
-      const record = await this.read(surrogateKey, Date.now());
-      await this.keyv.delete(this.keyOf(surrogateKey));
-      return Object.keys(record.keys);
-    });
-    for (let i = 0; i < keys.length; i += 500) await consume(keys.slice(i, i + 500));
-  }
-
-  private keyOf(surrogateKey: string): string {
-    return `set:${encodeURIComponent(surrogateKey)}`;
-  }
-
-  private async read(surrogateKey: string, now: number): Promise<StoredSet> {
-    const stored = (await this.keyv.get(this.keyOf(surrogateKey))) as StoredSet | undefined;
-    const keys: Record<string, number> = {};
-    if (stored && typeof stored === "object" && stored.keys && typeof stored.keys === "object") {
-      for (const [key, until] of Object.entries(stored.keys)) if (typeof until === "number" && until > now) keys[key] = until;
-    }
-    return { keys };
-  }
-
-  private async write(surrogateKey: string, record: StoredSet): Promise<void> {
-    let last = 0;
-    for (const until of Object.values(record.keys)) if (until > last) last = until;
-    const ttl = last - Date.now();
-    if (ttl <= 0) await this.keyv.delete(this.keyOf(surrogateKey));
-    else await this.keyv.set(this.keyOf(surrogateKey), record, ttl);
+    await storeReady(this.access);
+    return this.impl.drain(surrogateKey, consume);
   }
 }
