@@ -10,7 +10,7 @@ import {
   type CacheRequest,
 } from "../../src";
 import { buildStorageKey } from "../../src/keys/storageKey";
-import { parseQuery } from "../../src/http/express";
+import { parseQuery } from "../../src/http/CacheRequest";
 
 function req(url: string, extra: Partial<CacheRequest> = {}): CacheRequest {
   const q = url.indexOf("?");

@@ -1,4 +1,4 @@
-import { CdnBackendBase, requireHttpUrlOption, requireStringOption } from "./cdn/cdnBackendBase";
+import { CdnBackendBase, requireBatchSize, requireHttpUrlOption, requireStringOption } from "./cdn/cdnBackendBase";
 import { CdnRequestError, pickRetryOptions, PurgeClient, type PurgeRequest, type PurgeRetryOptions, type PurgeTransport } from "./cdn/purgeClient";
 import { CdnTagHeaderFormatter, CLOUDFLARE_TAG_HEADER, type TagHeaderFormatter } from "./cdn/tagHeaderFormatter";
 
@@ -55,10 +55,7 @@ export class CloudflareBackend extends CdnBackendBase {
     const apiToken = requireStringOption("CloudflareBackend", "apiToken", options?.apiToken, "a Cloudflare API token with the Cache Purge permission");
     const zoneId = requireStringOption("CloudflareBackend", "zoneId", options?.zoneId, "the ID of the Cloudflare zone to purge");
     const endpoint = requireHttpUrlOption("CloudflareBackend", "endpoint", options.endpoint ?? "https://api.cloudflare.com/client/v4");
-    const batchSize = options.batchSize ?? CLOUDFLARE_MAX_TAGS_PER_PURGE;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > CLOUDFLARE_MAX_TAGS_PER_PURGE) {
-      throw new RangeError(`CloudflareBackend: batchSize must be a whole number from 1 to ${CLOUDFLARE_MAX_TAGS_PER_PURGE}, Cloudflare's limit (got ${String(batchSize)})`);
-    }
+    const batchSize = requireBatchSize("CloudflareBackend", options.batchSize, CLOUDFLARE_MAX_TAGS_PER_PURGE, "Cloudflare");
     const transport = cloudflarePurgeTransport(`${endpoint}/zones/${encodeURIComponent(zoneId)}/purge_cache`, apiToken);
     super(
       options as unknown as Record<string, unknown>,

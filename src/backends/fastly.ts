@@ -1,4 +1,4 @@
-import { CdnBackendBase, requireHttpUrlOption, requireStringOption } from "./cdn/cdnBackendBase";
+import { CdnBackendBase, requireBatchSize, requireHttpUrlOption, requireStringOption } from "./cdn/cdnBackendBase";
 import { pickRetryOptions, PurgeClient, type PurgeRequest, type PurgeRetryOptions, type PurgeTransport } from "./cdn/purgeClient";
 import { CdnTagHeaderFormatter, FASTLY_TAG_HEADER, type TagHeaderFormatter } from "./cdn/tagHeaderFormatter";
 
@@ -57,10 +57,7 @@ export class FastlyBackend extends CdnBackendBase {
     const apiToken = requireStringOption("FastlyBackend", "apiToken", options?.apiToken, "a Fastly API token with purge_select scope");
     const serviceId = requireStringOption("FastlyBackend", "serviceId", options?.serviceId, "the ID of the Fastly service to purge");
     const endpoint = requireHttpUrlOption("FastlyBackend", "endpoint", options.endpoint ?? "https://api.fastly.com");
-    const batchSize = options.batchSize ?? FASTLY_MAX_KEYS_PER_PURGE;
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > FASTLY_MAX_KEYS_PER_PURGE) {
-      throw new RangeError(`FastlyBackend: batchSize must be a whole number from 1 to ${FASTLY_MAX_KEYS_PER_PURGE}, Fastly's limit (got ${String(batchSize)})`);
-    }
+    const batchSize = requireBatchSize("FastlyBackend", options.batchSize, FASTLY_MAX_KEYS_PER_PURGE, "Fastly");
     const softPurge = options.softPurge ?? true;
     const transport = fastlyPurgeTransport(`${endpoint}/service/${encodeURIComponent(serviceId)}/purge`, apiToken, softPurge);
     super(

@@ -24,6 +24,47 @@ export interface CacheRequest {
   raw: unknown;
 }
 
+/**
+ * Builds the CacheRequest the same way for every driver: path and query from the URL as received
+ * (repeated names give arrays in order, `+` is a space), and links the native objects that
+ * `doNotCache(cacheRequest)` must mark.
+ */
+export function buildCacheRequest(
+  native: { method: string; url: string; params?: Record<string, string>; headers: CacheRequest["headers"]; user?: unknown; raw: unknown },
+  marks: object[],
+): CacheRequest {
+  const { url } = native;
+  const q = url.indexOf("?");
+  const request: CacheRequest = {
+    method: native.method.toUpperCase(),
+    path: q < 0 ? url : url.slice(0, q),
+    url,
+    query: parseQuery(q < 0 ? "" : url.slice(q + 1)),
+    params: { ...(native.params ?? {}) },
+    headers: native.headers,
+    user: native.user,
+    raw: native.raw,
+  };
+  linkNativeTargets(request, marks);
+  return request;
+}
+
+/**
+ * Query parameters from the raw query string: repeated names give arrays in order, `+` is a
+ * space, malformed percent-escapes are kept as they are.
+ */
+export function parseQuery(search: string): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = Object.create(null);
+  if (search === "") return query;
+  for (const [name, value] of new URLSearchParams(search)) {
+    const existing = query[name];
+    if (existing === undefined) query[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else query[name] = [existing, value];
+  }
+  return query;
+}
+
 /** The flag name on native requests (`req.doNotCache = true`), kept for parity with the Python original. */
 export const DO_NOT_CACHE = "doNotCache";
 

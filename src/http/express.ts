@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { linkNativeTargets, isMarkedDoNotCache, type CacheRequest } from "./CacheRequest";
+import { buildCacheRequest, isMarkedDoNotCache, type CacheRequest } from "./CacheRequest";
 import type { CachePlan, Reply } from "./pageCache";
 
 /** The parts of an Express request the cache reads. */
@@ -18,36 +18,7 @@ export interface ExpressLikeRequest {
 
 /** The framework-neutral view of an Express request. */
 export function expressCacheRequest(req: ExpressLikeRequest): CacheRequest {
-  const url = req.originalUrl ?? req.url;
-  const q = url.indexOf("?");
-  const request: CacheRequest = {
-    method: req.method.toUpperCase(),
-    path: q < 0 ? url : url.slice(0, q),
-    url,
-    query: parseQuery(q < 0 ? "" : url.slice(q + 1)),
-    params: { ...(req.params ?? {}) },
-    headers: req.headers,
-    user: req.user,
-    raw: req,
-  };
-  linkNativeTargets(request, [req as object]);
-  return request;
-}
-
-/**
- * Query parameters from the raw query string, the same way on every driver: repeated names give
- * arrays in order, `+` is a space, malformed percent-escapes are kept as they are.
- */
-export function parseQuery(search: string): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = Object.create(null);
-  if (search === "") return query;
-  for (const [name, value] of new URLSearchParams(search)) {
-    const existing = query[name];
-    if (existing === undefined) query[name] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else query[name] = [existing, value];
-  }
-  return query;
+  return buildCacheRequest({ method: req.method, url: req.originalUrl ?? req.url, params: req.params, headers: req.headers, user: req.user, raw: req }, [req]);
 }
 
 /** Sends a reply (hit or 304) on an Express/Node response. */

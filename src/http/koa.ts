@@ -1,5 +1,4 @@
-import { isMarkedDoNotCache, linkNativeTargets, type CacheRequest } from "./CacheRequest";
-import { parseQuery } from "./express";
+import { buildCacheRequest, isMarkedDoNotCache, type CacheRequest } from "./CacheRequest";
 import type { CachePlan, Reply } from "./pageCache";
 
 /** The parts of a Koa context the cache reads and writes. */
@@ -21,20 +20,10 @@ export interface KoaLikeContext {
 
 /** The framework-neutral view of a Koa request. */
 export function koaCacheRequest(ctx: KoaLikeContext): CacheRequest {
-  const url = ctx.originalUrl ?? ctx.url;
-  const q = url.indexOf("?");
-  const request: CacheRequest = {
-    method: ctx.method.toUpperCase(),
-    path: q < 0 ? url : url.slice(0, q),
-    url,
-    query: parseQuery(q < 0 ? "" : url.slice(q + 1)),
-    params: { ...(ctx.params ?? {}) },
-    headers: ctx.headers,
-    user: ctx.state?.user,
-    raw: ctx,
-  };
-  linkNativeTargets(request, [ctx, ctx.request]);
-  return request;
+  return buildCacheRequest(
+    { method: ctx.method, url: ctx.originalUrl ?? ctx.url, params: ctx.params, headers: ctx.headers, user: ctx.state?.user, raw: ctx },
+    [ctx, ctx.request],
+  );
 }
 
 /** True when `doNotCache` was set on the context, its request, or the CacheRequest. */

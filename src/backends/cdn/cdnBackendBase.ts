@@ -103,3 +103,17 @@ export function requireHttpUrlOption(backend: string, name: string, value: unkno
   }
   return (value as string).replace(/\/+$/, "");
 }
+
+/**
+ * Checks a batch size option against the CDN's own limit; returns it, or the limit when unset.
+ *
+ * @example
+ * requireBatchSize("FastlyBackend", options.batchSize, 256, "Fastly") // 256 when unset
+ */
+export function requireBatchSize(backend: string, value: number | undefined, max: number, cdn: string): number {
+  const batchSize = value ?? max;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > max) {
+    throw new RangeError(`${backend}: batchSize must be a whole number from 1 to ${max}, ${cdn}'s limit (got ${String(batchSize)})`);
+  }
+  return batchSize;
+}
