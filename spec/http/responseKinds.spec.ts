@@ -14,7 +14,10 @@ import {
   Render,
   Res,
   UseInterceptor,
+  Interceptor,
+  JsonController,
   type Action,
+  type InterceptorInterface,
 } from "routing-controllers";
 import { Service } from "typedi";
 import { CachePage, resetCachePageConfig } from "../../src";
@@ -147,7 +150,60 @@ class KindsController {
   }
 }
 
+/** A global interceptor (given in the app's `interceptors`) that stamps every result. */
+@Interceptor()
+@Service()
+class StampInterceptor implements InterceptorInterface {
+  intercept(_action: Action, content: unknown) {
+    return { stamped: content };
+  }
+}
+
+@Service()
+@JsonController("/global-intercepted")
+class GloballyInterceptedController {
+  @Get("/open")
+  @CachePage({ timeout: 60, keyFunc: key })
+  open() {
+    return { call: count("globalOpen") };
+  }
+
+  @Get("/guarded")
+  @Authorized()
+  @CachePage({ timeout: 60, keyFunc: key, cacheAuthorized: true })
+  guarded() {
+    return { call: count("globalGuarded") };
+  }
+}
+
 for (const driver of ALL_DRIVERS) {
+  describe(`global interceptors on cached actions (${driver})`, () => {
+    let app: TestApp;
+    before(async () => {
+      app = await startApp(driver, [GloballyInterceptedController], { ...tokenAuth, interceptors: [StampInterceptor] });
+    });
+    after(() => app.close());
+    beforeEach(async () => {
+      await resetCachePageConfig();
+      for (const k of Object.keys(calls)) delete calls[k];
+    });
+
+    for (const [path, name, auth] of [
+      ["/global-intercepted/open", "globalOpen", false],
+      ["/global-intercepted/guarded", "globalGuarded", true],
+    ] as const) {
+      it(`replays the intercepted miss on a hit of ${path}`, async () => {
+        const get = () => (auth ? app.http.get(path).set("Authorization", "Bearer good") : app.http.get(path));
+        const miss = await get();
+        const hit = await get();
+        expect(miss.body).to.deep.equal({ stamped: { call: 1 } });
+        expect(hit.headers["x-cache"]).to.equal("HIT");
+        expect(hit.text).to.equal(miss.text);
+        expect(calls[name]).to.equal(1);
+      });
+    }
+  });
+
   describe(`captured and replayed responses (${driver})`, () => {
     let app: TestApp;
     before(async () => {

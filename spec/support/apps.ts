@@ -1,8 +1,17 @@
 import type { Server } from "node:http";
 import path from "node:path";
-import { createExpressServer, createKoaServer, useContainer, useExpressServer, type Action, type RoutingControllersOptions } from "routing-controllers";
+import {
+  createExpressServer,
+  createKoaServer,
+  Interceptor,
+  useContainer,
+  useExpressServer,
+  type Action,
+  type InterceptorInterface,
+  type RoutingControllersOptions,
+} from "routing-controllers";
 import request from "supertest";
-import { Container } from "typedi";
+import { Container, Service } from "typedi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const express5 = require("express5") as () => unknown;
@@ -12,6 +21,15 @@ const VIEWS = path.join(__dirname, "views");
 const ejs = require("ejs") as { renderFile(file: string, locals: object): Promise<string> };
 
 useContainer(Container);
+
+/** Returns what it gets; see startApp. */
+@Interceptor()
+@Service()
+class PassThroughInterceptor implements InterceptorInterface {
+  intercept(_action: Action, content: unknown): unknown {
+    return content;
+  }
+}
 
 /** "express" is Express 4 (routing-controllers' own), "express5" an Express 5 app given to useExpressServer. */
 export type Driver = "express" | "express5" | "koa";
@@ -28,7 +46,15 @@ export interface TestApp {
 
 /** A routing-controllers app on the given driver, listening on a loopback port, with EJS views from spec/support/views. */
 export async function startApp(driver: Driver, controllers: Function[], options: Partial<RoutingControllersOptions> = {}): Promise<TestApp> {
-  const settings: RoutingControllersOptions = { controllers, defaultErrorHandler: true, development: false, ...options };
+  // routing-controllers applies every @Interceptor class of the process to an app given none: a
+  // pass-through one keeps the global interceptors some specs declare out of the other apps.
+  const settings: RoutingControllersOptions = {
+    controllers,
+    defaultErrorHandler: true,
+    development: false,
+    interceptors: [PassThroughInterceptor],
+    ...options,
+  };
   const app =
     driver === "express" ? createExpressServer(settings) : driver === "express5" ? useExpressServer(express5(), settings) : createKoaServer(settings);
   if (driver === "koa") {
