@@ -211,7 +211,8 @@ for (const storeCase of STORE_CASES) {
 
     it("a lock is taken by one of several backend objects until released or expired", async () => {
       const other = pool.open();
-      const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? backend : other).acquireLock("lock:/page", 300)));
+      // A long ttl: a slow store under a loaded suite must not let the lock expire mid-test.
+      const tokens = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? backend : other).acquireLock("lock:/page", 10_000)));
       const taken = tokens.filter((t): t is string => typeof t === "string");
       expect(taken).to.have.length(1);
       expect(tokens.filter((t) => t === null)).to.have.length(9);
