@@ -51,6 +51,17 @@ export abstract class BaseCacheBackend {
   }
 
   /**
+   * A synchronous read for stores in process memory: the entry when it is there and still valid,
+   * undefined otherwise (then {@link lookup} decides). Lets a hit be answered without a single
+   * await; backends on a network store keep the default.
+   */
+  lookupSync(key: string, tags: readonly TagRef[]): LookupResult | undefined {
+    void key;
+    void tags;
+    return undefined;
+  }
+
+  /**
    * Tries to take a lock that other processes sharing the store respect (stampede protection
    * across processes). Returns a token when taken, `null` when another holder has it, and
    * `undefined` when this backend has no such locks (then only the in-process single-flight applies).

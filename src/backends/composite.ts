@@ -79,6 +79,12 @@ export class CompositeBackend extends BaseCacheBackend {
     return { token: tokens };
   }
 
+  /** The first part's synchronous read: a hit there is a hit of the composite. */
+  override lookupSync(key: string, tags: readonly TagRef[]): LookupResult | undefined {
+    const result = this.backends[0].lookupSync(key, tags);
+    return result?.response ? { response: result.response, metadata: result.metadata, token: [result.token] } : undefined;
+  }
+
   async set(entry: CacheEntry): Promise<void> {
     const tokens = Array.isArray(entry.token) ? entry.token : [];
     await this.all("set", async (part, i) => (tokens[i] === LOOKUP_FAILED ? undefined : part.set({ ...entry, token: tokens[i] })));

@@ -45,8 +45,12 @@ export function encodeEntry(
  * decodeEntry(encodeEntry(response, {}, {}, false))?.response; // the response
  * decodeEntry("garbage"); // undefined
  */
-export function decodeEntry(raw: unknown): { response: CachedResponse; tags: Record<string, number>; meta: Record<string, unknown> } | undefined {
+export function decodeEntry(raw: unknown): DecodedEntry | undefined {
   if (!raw || typeof raw !== "object") return undefined;
+  // In memory the store hands out the very object it keeps: decode (and validate) it once, and
+  // give every hit the same response object (the http layer caches per response what it derives).
+  const known = decoded.get(raw);
+  if (known) return known;
   const e = raw as Partial<StoredEntry>;
   if (e.v !== 1 || !Number.isInteger(e.status) || (e.status as number) < 100 || (e.status as number) > 599) return undefined;
   if (!isHeaderRecord(e.headers) || !isVersionRecord(e.tags)) return undefined;
@@ -55,8 +59,20 @@ export function decodeEntry(raw: unknown): { response: CachedResponse; tags: Rec
   else if (typeof e.b === "string") body = Buffer.from(e.b, "base64");
   else return undefined;
   const meta = e.meta && typeof e.meta === "object" ? (e.meta as Record<string, unknown>) : {};
-  return { response: { status: e.status as number, headers: e.headers, body }, tags: e.tags, meta };
+  const entry: DecodedEntry = { response: { status: e.status as number, headers: e.headers, body }, tags: e.tags, meta };
+  if (Buffer.isBuffer(e.b)) decoded.set(raw, entry);
+  return entry;
 }
+
+/** An entry as read back. */
+export interface DecodedEntry {
+  response: CachedResponse;
+  tags: Record<string, number>;
+  meta: Record<string, unknown>;
+}
+
+/** In-memory records already decoded; they are never changed after they are written. */
+const decoded = new WeakMap<object, DecodedEntry>();
 
 function isHeaderRecord(value: unknown): value is Record<string, string | string[]> {
   if (!value || typeof value !== "object" || Array.isArray(value)) return false;

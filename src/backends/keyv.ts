@@ -124,6 +124,24 @@ export class KeyvCacheBackend extends BaseCacheBackend {
   }
 
   /**
+   * The in-memory store's synchronous hit check: the entry when it is there, unexpired, and every
+   * tag version it recorded is current. Anything else (a miss, another store) gives undefined and
+   * {@link lookup} takes over.
+   */
+  override lookupSync(key: string): LookupResult | undefined {
+    const access = this.entryAccess;
+    if (access.kind !== "memory") return undefined;
+    const stored = access.map.get(access.physicalKey(this.entryKeyOf(key))) as { value?: unknown; expires?: number } | undefined;
+    if (!stored || (typeof stored.expires === "number" && stored.expires < Date.now())) return undefined;
+    const entry = decodeEntry(stored.value);
+    if (!entry) return undefined;
+    const current = this.versions.readSync(Object.keys(entry.tags));
+    if (!current) return undefined;
+    for (const name in entry.tags) if (current[name] !== entry.tags[name]) return undefined;
+    return { response: entry.response, metadata: entry.meta };
+  }
+
+  /**
    * Stores the entry with the versions in `entry.token` (what its lookup saw), then records it
    * under its plain tags. The entry is written before its index memberships: an invalidation that
    * takes a membership always finds the entry to delete, so none is left behind unindexed. If the

@@ -184,6 +184,15 @@ export class TagVersionStore {
     }
   }
 
+  /** The current versions, read synchronously from a memory store; undefined for other stores. */
+  readSync(names: readonly string[]): Record<string, number | undefined> | undefined {
+    if (this.access.kind !== "memory") return undefined;
+    const now = Date.now();
+    const versions: Record<string, number | undefined> = {};
+    for (const name of names) versions[name] = this.readMemory(name, now, false);
+    return versions;
+  }
+
   /** Reads a version from the Map; `keepExpired` returns an expired one too (to stay above it). */
   private readMemory(name: string, now: number, keepExpired: boolean): number | undefined {
     if (this.access.kind !== "memory") return undefined;

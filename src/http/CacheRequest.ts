@@ -40,12 +40,14 @@ export function buildCacheRequest(
     path: q < 0 ? url : url.slice(0, q),
     url,
     query: parseQuery(q < 0 ? "" : url.slice(q + 1)),
-    params: { ...(native.params ?? {}) },
+    params: native.params ?? {},
     headers: native.headers,
     user: native.user,
     raw: native.raw,
-  };
-  linkNativeTargets(request, marks);
+    // A symbol key: invisible to Object.keys and JSON, and far cheaper than a WeakMap entry or
+    // defineProperty on a path every request takes.
+    [NATIVE]: marks,
+  } as CacheRequest;
   return request;
 }
 
@@ -68,11 +70,8 @@ export function parseQuery(search: string): Record<string, string | string[]> {
 /** The flag name on native requests (`req.doNotCache = true`), kept for parity with the Python original. */
 export const DO_NOT_CACHE = "doNotCache";
 
-const NATIVE = Symbol.for("custom-cache-page.native-targets");
-
-interface WithNativeTargets {
-  [NATIVE]?: object[];
-}
+/** Where a CacheRequest keeps the native objects `doNotCache(cacheRequest)` marks. */
+const NATIVE = Symbol("custom-cache-page.native-targets");
 
 /**
  * Marks this request's response as neither stored nor served from the cache. Works before the
@@ -84,16 +83,11 @@ interface WithNativeTargets {
  * preview(@Req() req: Request) { if (req.query.draft) doNotCache(req); ... }
  */
 export function doNotCache(target: CacheRequest | object): void {
-  const targets = (target as WithNativeTargets)[NATIVE];
+  const targets = (target as { [NATIVE]?: object[] })[NATIVE];
   if (targets) {
     for (const t of targets) (t as Record<string, unknown>)[DO_NOT_CACHE] = true;
   }
   (target as Record<string, unknown>)[DO_NOT_CACHE] = true;
-}
-
-/** Links a CacheRequest to the native objects a `doNotCache(cacheRequest)` must mark. */
-export function linkNativeTargets(request: CacheRequest, targets: object[]): void {
-  Object.defineProperty(request, NATIVE, { value: targets, enumerable: false });
 }
 
 /** True when any of the objects carries the bypass flag. */

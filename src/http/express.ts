@@ -25,7 +25,8 @@ export function expressCacheRequest(req: ExpressLikeRequest): CacheRequest {
 export function sendExpressReply(res: ServerResponse, reply: Reply): void {
   // One writeHead with every header (merged with any a middleware already set) is much cheaper
   // than a setHeader per header on this hot path.
-  res.writeHead(reply.status, reply.headers);
+  if (reply.age !== undefined) res.setHeader("age", reply.age);
+  res.writeHead(reply.status, reply.headers as OutgoingHttpHeaders);
   if (reply.body === undefined) res.end();
   else res.end(reply.body);
 }

@@ -26,8 +26,13 @@ export function expressBeforeAction(settings: ActionCacheSettings, guarded: bool
     return next();
   }
   const { plan } = decision;
-  attachPlan(req, { plan, lateLookup: guarded });
-  if (guarded) return next();
+  if (guarded) {
+    attachPlan(req, { plan, lateLookup: true });
+    return next();
+  }
+  // An in-memory hit is answered without a single await, like a plain middleware would.
+  const immediate = plan.lookupNow();
+  if (immediate) return sendExpressReply(res, immediate);
   plan.lookup(refresher(plan, req)).then(
     (reply) => {
       if (reply) return sendExpressReply(res, reply);

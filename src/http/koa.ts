@@ -36,6 +36,7 @@ export function sendKoaReply(ctx: KoaLikeContext, reply: Reply): void {
   for (const [name, value] of Object.entries(reply.headers)) {
     if (name !== "content-length") ctx.set(name, value);
   }
+  if (reply.age !== undefined) ctx.set("age", reply.age);
   // Assigning the body lets Koa compute Content-Length; the status goes last because assigning a
   // body resets an implicit status to 200.
   ctx.body = reply.body ?? null;

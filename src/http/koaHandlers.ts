@@ -27,7 +27,15 @@ export async function koaBeforeAction(settings: ActionCacheSettings, guarded: bo
   }
   const { plan } = decision;
   const slot: PlanSlot = { plan, lateLookup: guarded, served: false };
-  attachPlan(ctx, slot);
+  if (guarded) attachPlan(ctx, slot);
+  else {
+    // An in-memory hit is answered without a single await.
+    const immediate = plan.lookupNow();
+    if (immediate) {
+      sendKoaReply(ctx, immediate);
+      return;
+    }
+  }
   try {
     if (!guarded) {
       const reply = await plan.lookup(refresher(plan, ctx));

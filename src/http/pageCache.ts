@@ -1,12 +1,13 @@
 import type { BaseCacheBackend } from "../backends/base";
-import type { CachedResponse, TagRef } from "../backends/types";
-import { getCacheBackend, getHttpSettings } from "../config/configure";
+import type { CachedResponse, LookupResult, TagRef } from "../backends/types";
+import { configGeneration, getCacheBackend, getHttpSettings } from "../config/configure";
 import { buildStorageKey } from "../keys/storageKey";
 import { reportProblem } from "../logger";
 import { resolveTags, type TagSpec } from "../tags/resolveTags";
+import { Versioned } from "../tags/versioned";
 import { isRefreshRequest } from "./backgroundRefresh";
 import { currentFlight, startFlight, waitFor, type Flight } from "./singleFlight";
-import { guardedStoreCall } from "./storeGuard";
+import { guardedStoreCall, isCircuitOpen } from "./storeGuard";
 import type { CacheRequest } from "./CacheRequest";
 import { ifNoneMatchMatches, strongEtag } from "./etag";
 import { freshnessHeaders, isSharedCacheable, NOT_MODIFIED_HEADERS, storableHeaders, whyNotStorable, type HeaderBag } from "./responseRules";
@@ -37,12 +38,43 @@ export interface ActionCacheSettings {
 /** A response to send: `body` undefined means none (304). */
 export interface Reply {
   status: number;
-  headers: Record<string, string | string[]>;
+  /** May be shared between replies: read it, never change it. */
+  headers: Readonly<Record<string, string | string[]>>;
   body: Buffer | undefined;
+  /** The `Age` header, sent besides `headers`. */
+  age?: string;
 }
 
 /** Statuses that count as an error for `staleIfError`. */
 export const ERROR_STATUSES = new Set([500, 502, 503, 504]);
+
+interface ReplyTemplate {
+  generation: number;
+  label: "HIT" | "STALE";
+  surrogateKeys: readonly string[];
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  etag: string | undefined;
+}
+
+const templates = new WeakMap<CachedResponse, ReplyTemplate[]>();
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const namesOf = new WeakMap<readonly TagRef[], string[]>();
+
+/** The tag names, computed once per (static) tag list. */
+function tagNames(tags: readonly TagRef[]): string[] {
+  let names = namesOf.get(tags);
+  if (!names) namesOf.set(tags, (names = tags.map((t) => t.name)));
+  return names;
+}
 
 type Found =
   | { kind: "failed" }
@@ -85,7 +117,7 @@ export function decide(settings: ActionCacheSettings, request: CacheRequest, mar
     if (prefix !== undefined && typeof prefix !== "string") {
       throw new TypeError(`prefix returned ${prefix === null ? "null" : typeof prefix}; it must return a string`);
     }
-    const tags = resolveTags(settings.tags, request);
+    const tags = tagsFor(settings, request);
     const backend = typeof settings.backend === "object" ? settings.backend : getCacheBackend(settings.backend);
     return { kind: "cache", plan: new CachePlan(settings, request, buildStorageKey(prefix, key), tags, backend, isRefreshRequest(request)) };
   } catch (error) {
@@ -93,6 +125,18 @@ export function decide(settings: ActionCacheSettings, request: CacheRequest, mar
     reportProblem(`decide:${settings.where}`, message, error);
     return { kind: "bypass", reason: message };
   }
+}
+
+const staticTags = new WeakMap<ActionCacheSettings, TagRef[]>();
+
+/** The request's tags; resolved once per action when every tag is static (no callable). */
+function tagsFor(settings: ActionCacheSettings, request: CacheRequest): TagRef[] {
+  const known = staticTags.get(settings);
+  if (known) return known;
+  const tags = resolveTags(settings.tags, request);
+  const isStatic = settings.tags.every((t) => typeof t === "string" || (t instanceof Versioned && typeof t.name === "string"));
+  if (isStatic) staticTags.set(settings, tags);
+  return tags;
 }
 
 /** One cacheable request: its key, tags, backend, and what the lookup saw. */
@@ -117,7 +161,7 @@ export class CachePlan {
     /** This is our own background refresh: skip the entry, store the new response. */
     readonly refresh = false,
   ) {
-    this.surrogateKeys = tags.map((t) => t.name);
+    this.surrogateKeys = tagNames(tags);
     this.authorizedRequest = request.headers.authorization !== undefined;
   }
 
@@ -209,6 +253,27 @@ export class CachePlan {
       return { kind: "failed" };
     }
     this.token = result.token;
+    return this.classify(result, now);
+  }
+
+  /**
+   * The reply for a request answered from memory without any await (the in-memory store): the
+   * fresh entry, or undefined, and then {@link lookup} runs as usual.
+   */
+  lookupNow(now = Date.now()): Reply | undefined {
+    if (this.refresh || isCircuitOpen(this.backend)) return undefined;
+    let result: LookupResult | undefined;
+    try {
+      result = this.backend.lookupSync(this.storageKey, this.tags);
+    } catch {
+      return undefined; // the async lookup reports it
+    }
+    if (!result?.response) return undefined;
+    const found = this.classify(result, now);
+    return found.kind === "fresh" ? found.reply : undefined;
+  }
+
+  private classify(result: LookupResult, now: number): Found {
     const stored = result.response;
     if (!stored || this.refresh) return { kind: "none" };
     const meta = result.metadata ?? {};
@@ -222,24 +287,53 @@ export class CachePlan {
     return { kind: "none" };
   }
 
-  private replyFor(stored: CachedResponse, storedAt: number | undefined, now: number, status: "HIT" | "STALE"): Reply {
-    const age = storedAt === undefined ? 0 : Math.max(0, Math.floor((now - storedAt) / 1000));
-    const prepared = this.prepare({ status: stored.status, headers: { ...stored.headers, age: String(age) }, body: stored.body });
-    const headers = prepared.headers;
-    setCacheStatus(headers, status);
-    const etag = firstValue(headers.etag);
-    if (ifNoneMatchMatches(this.request.headers["if-none-match"], etag)) {
+  private replyFor(stored: CachedResponse, storedAt: number | undefined, now: number, label: "HIT" | "STALE"): Reply {
+    const template = this.templateFor(stored, label);
+    const age = String(storedAt === undefined ? 0 : Math.max(0, Math.floor((now - storedAt) / 1000)));
+    if (this.request.headers["if-none-match"] !== undefined && ifNoneMatchMatches(this.request.headers["if-none-match"], template.etag)) {
       const notModified: Record<string, string | string[]> = {};
       const statusHeader = getHttpSettings().cacheStatusHeader;
-      for (const [name, value] of Object.entries(headers)) {
-        if (NOT_MODIFIED_HEADERS.has(name) || name === "age" || name === statusHeader) notModified[name] = value;
+      for (const [name, value] of Object.entries(template.headers)) {
+        if (NOT_MODIFIED_HEADERS.has(name) || name === statusHeader) notModified[name] = value;
       }
-      return { status: 304, headers: notModified, body: undefined };
+      return { status: 304, headers: notModified, body: undefined, age };
     }
-    headers["content-length"] = String(prepared.body.length);
+    // The template's headers go out as they are (no copy per hit); Age is sent beside them.
     // For HEAD the body is handed over too: Node and Koa send its length but not its bytes.
-    return { status: prepared.status, headers, body: prepared.body };
+    return { status: template.status, headers: template.headers, body: template.body, age };
   }
+
+  /**
+   * What every hit of a stored response sends but for `Age`: prepared by the backend, with the
+   * cache status and Content-Length. Built once per stored response object (the in-memory store
+   * hands out the same one on every hit) and configuration.
+   */
+  private templateFor(stored: CachedResponse, label: "HIT" | "STALE"): ReplyTemplate {
+    const generation = configGeneration();
+    let known = templates.get(stored);
+    if (known) {
+      for (const t of known) {
+        if (t.generation === generation && t.label === label && sameKeys(t.surrogateKeys, this.surrogateKeys)) return t;
+      }
+    }
+    const prepared = this.prepare({ status: stored.status, headers: { ...stored.headers }, body: stored.body });
+    const headers = prepared.headers;
+    setCacheStatus(headers, label);
+    headers["content-length"] = String(prepared.body.length);
+    const template: ReplyTemplate = {
+      generation,
+      label,
+      surrogateKeys: this.surrogateKeys,
+      status: prepared.status,
+      headers,
+      body: prepared.body,
+      etag: firstValue(headers.etag),
+    };
+    if (!known || known.length >= 4) templates.set(stored, (known = []));
+    known.push(template);
+    return template;
+  }
+
 
   /**
    * Called when the miss's headers are about to go out. `body` is the whole body when known at

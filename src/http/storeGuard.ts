@@ -31,6 +31,12 @@ function circuitOf(backend: BaseCacheBackend): Circuit {
   return circuit;
 }
 
+/** True while the circuit breaker skips this backend. */
+export function isCircuitOpen(backend: BaseCacheBackend): boolean {
+  const circuit = circuits.get(backend);
+  return circuit !== undefined && circuit.openUntil !== 0 && getHttpSettings().circuitBreaker !== undefined;
+}
+
 /**
  * Runs a store call on the request path with a timeout and behind a circuit breaker: after
  * `failureThreshold` failures in a row the store is skipped for `cooldownMs`, then one request
