@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   say("Update product 1: the action invalidates the tags 'products' and 'model-product-1'.");
   const { text } = await call("PUT", "/products/1", { price: 99 });
   console.log(`     -> ${JSON.parse(text).invalidated} cached pages deleted`);
-  await call("GET", "/products", undefined, "(fresh data, the price is 99 now)");
+  const fresh = await call("GET", "/products", undefined, "(fresh data)");
+  console.log(`     -> product 1 now costs ${JSON.parse(fresh.text)[0].price}`);
   await call("GET", "/products/1");
   await call("GET", "/products/1");
   await call("GET", "/products/2", undefined, "(first visit)");
