@@ -262,6 +262,11 @@ export class KeyvCacheBackend extends BaseCacheBackend {
   private async deleteEntries(keys: string[]): Promise<number> {
     const access = this.entryAccess;
     if (access.kind === "sql") return access.table.deleteKeys(keys.map((k) => access.physicalKey(this.entryKeyOf(k))));
+    // One UNLINK for the whole batch on a single Redis (a cluster needs one slot per command, so
+    // it deletes key by key below).
+    if (access.kind === "redis" && !access.cluster && keys.length > 0) {
+      return access.client.unlink(keys.map((k) => access.physicalKey(this.entryKeyOf(k))));
+    }
     const results = await Promise.all(keys.map((k) => this.stores.entries.delete(this.entryKeyOf(k))));
     return results.filter(Boolean).length;
   }
