@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Get, JsonController, QueryParam } from "routing-controllers";
+import { Get, JsonController, QueryParam, Res } from "routing-controllers";
 import { Service } from "typedi";
 import {
   BaseCacheBackend,
@@ -76,6 +76,21 @@ class ResilienceController {
     return { version: state.version };
   }
 
+  @Get("/broken-off")
+  @CachePage({ timeout: 60, keyFunc: key })
+  async brokenOff(@Res() res: any) {
+    state.calls += 1;
+    if (state.calls === 1) {
+      // The first computation declares 10 bytes, sends 3, and its connection dies: never stored.
+      await sleep(100);
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "10" });
+      res.write("abc");
+      res.destroy();
+      return res;
+    }
+    return "whole";
+  }
+
   @Get("/flaky")
   @CachePage({ timeout: 60, keyFunc: key, backend: flaky })
   flaky() {
@@ -105,6 +120,21 @@ for (const driver of ALL_DRIVERS) {
       expect(state.calls).to.equal(1);
       expect(new Set(responses.map((r) => r.text)).size).to.equal(1);
       expect(responses.every((r) => r.status === 200)).to.equal(true);
+    });
+
+    it("releases requests waiting on a computation whose response never completed, at once", async function () {
+      if (driver === "koa") this.skip(); // Koa sends a body whole: it cannot break off half-written
+      this.timeout(10_000);
+      const first = app.http.get("/res/broken-off").then(
+        () => "answered",
+        () => "broken",
+      );
+      await sleep(30); // the first request leads; this one waits for it
+      const started = Date.now();
+      const waiter = await app.http.get("/res/broken-off");
+      expect(await first).to.equal("broken");
+      expect(waiter.body).to.equal("whole");
+      expect(Date.now() - started).to.be.lessThan(2000); // not the 10 s single-flight wait
     });
 
     it("serves a stale entry at once within staleWhileRevalidate, with exactly one background refresh", async function () {

@@ -192,7 +192,7 @@ export class CachePlan {
     return this.settings.lock ? this.waitForOtherProcesses(this.settings.lock) : undefined;
   }
 
-  /** Ends this request's part in single-flight (if it led one) unless its entry is being stored. */
+  /** Ends this request's part in single-flight (if it led one) unless its entry is being stored (commit settles it then). */
   release(): void {
     if (!this.committing) this.settleFlight();
   }
@@ -376,19 +376,19 @@ export class CachePlan {
       }
       return bypass(why);
     }
-    const timeout = this.timeoutFor({ status, headers: storableHeaders(headers, OUR_HEADERS), body: body ?? Buffer.alloc(0) });
+    const stored = storableHeaders(headers, OUR_HEADERS);
+    const timeout = this.timeoutFor({ status, headers: stored, body: body ?? Buffer.alloc(0) });
     if (!(timeout > 0)) return bypass("timeout is not positive");
     const add: Record<string, string | string[]> = {};
     const fresh = freshnessHeaders(headers["cache-control"], timeout, now, this.settings.staleWhileRevalidate, this.settings.staleIfError);
     add["cache-control"] = fresh["cache-control"];
     add.expires = fresh.expires;
     if (headers.etag === undefined && body !== undefined) add.etag = strongEtag(body);
-    const current = { ...storableHeaders(headers, OUR_HEADERS), ...add };
+    const current = { ...stored, ...add };
     const prepared = this.prepare({ status, headers: current, body: body ?? Buffer.alloc(0) }).headers;
     const remove = Object.keys(current).filter((name) => !(name in prepared));
     for (const [name, value] of Object.entries(prepared)) if (current[name] !== value) add[name] = value;
     setCacheStatus(add, "MISS");
-    this.committing = true;
     return { store: true, headers: add, remove, timeout };
   }
 
@@ -399,6 +399,9 @@ export class CachePlan {
    */
   commit(status: number, headers: HeaderBag, body: Buffer, timeout: number): Promise<void> {
     if (!this.lookedUp) return Promise.resolve();
+    // From here the flight settles when the entry is stored, so waiters find it; a response that
+    // was meant to be stored but never completed is released by release() like any other.
+    this.committing = true;
     const storedAt = Date.now();
     const staleWindow = Math.max(this.settings.staleWhileRevalidate, this.settings.staleIfError);
     const stored = storableHeaders(headers, OUR_HEADERS);
