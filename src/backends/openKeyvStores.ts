@@ -76,6 +76,11 @@ export function storeKindOfUrl(url: string): "redis" | "sqlite" | "postgres" | u
 
 type Names = { entries: string; index: string; versions: string };
 
+/** The three namespaces, each opened by `open`. */
+function openEach(names: Names, open: (namespace: string) => Keyv): Pick<KeyvStores, "entries" | "index" | "versions"> {
+  return { entries: open(names.entries), index: open(names.index), versions: open(names.versions) };
+}
+
 /**
  * Plain JSON, and garbage (anything a foreign writer left under our keys) reads as nothing instead
  * of throwing: Keyv's default deserializer throws on it, and turns strings that start with
@@ -121,9 +126,7 @@ export function openKeyvStores(store: KeyvStoreSpec | undefined, namespace: stri
 function openMemory(map: Map<unknown, unknown>, names: Names): KeyvStores {
   const open = (ns: string) => new Keyv({ store: map, namespace: ns, serialize: undefined, deserialize: undefined });
   return {
-    entries: open(names.entries),
-    index: open(names.index),
-    versions: open(names.versions),
+    ...openEach(names, open),
     inMemory: true,
     kind: "memory",
     ready: () => Promise.resolve(),
@@ -137,9 +140,7 @@ function openOnAdapter(adapter: KeyvStoreAdapter, names: Names, owned: (() => Pr
   const table = SqlKeyvTable.of(adapter);
   let closed: Promise<void> | undefined;
   return {
-    entries: open(names.entries),
-    index: open(names.index),
-    versions: open(names.versions),
+    ...openEach(names, open),
     inMemory: false,
     kind: table ? table.dialect : "other",
     ready: () => Promise.resolve(),
@@ -216,9 +217,7 @@ function openRedisOnClient(client: RedisIndexClient, names: Names, owned: boolea
   };
   let closed: Promise<void> | undefined;
   return {
-    entries: open(names.entries),
-    index: open(names.index),
-    versions: open(names.versions),
+    ...openEach(names, open),
     inMemory: false,
     kind: isRedisCluster(client) ? "redis-cluster" : "redis",
     ready: () => ensureRedisConnected(client),
