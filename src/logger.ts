@@ -34,10 +34,6 @@ export function setCacheLogger(logger: CacheLogger): CacheLogger {
   return previous;
 }
 
-/** The logger in force. */
-export function getCacheLogger(): CacheLogger {
-  return current;
-}
 
 const lastReported = new Map<string, number>();
 const REPORT_INTERVAL_MS = 10_000;

@@ -6,10 +6,8 @@ import type { CachePlan, Reply } from "./pageCache";
 /** The parts of an Express request the cache reads. */
 export interface ExpressLikeRequest {
   method: string;
-  path?: string;
   originalUrl?: string;
   url: string;
-  query?: unknown;
   params?: Record<string, string>;
   headers: IncomingHttpHeaders;
   user?: unknown;
