@@ -34,7 +34,6 @@ export function setCacheLogger(logger: CacheLogger): CacheLogger {
   return previous;
 }
 
-
 const lastReported = new Map<string, number>();
 const REPORT_INTERVAL_MS = 10_000;
 
