@@ -122,8 +122,8 @@ for (const driver of ALL_DRIVERS) {
       expect(responses.every((r) => r.status === 200)).to.equal(true);
     });
 
-    it("releases requests waiting on a computation whose response never completed, at once", async function () {
-      if (driver === "koa") this.skip(); // Koa sends a body whole: it cannot break off half-written
+    // Express only: Koa sends a body whole, so a Koa response cannot break off half-written.
+    if (driver !== "koa") it("releases requests waiting on a computation whose response never completed, at once", async function () {
       this.timeout(10_000);
       const first = app.http.get("/res/broken-off").then(
         () => "answered",
