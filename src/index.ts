@@ -4,7 +4,7 @@ export { CachePage } from "./decorators/CachePage";
 export { Tags } from "./decorators/Tags";
 export type { CachePageOptions } from "./decorators/validateOptions";
 
-export { doNotCache, type CacheRequest } from "./http/CacheRequest";
+export { doNotCache } from "./engine/cacheRequest";
 
 export { versioned, Versioned } from "./tags/versioned";
 export type { TagSpec } from "./tags/resolveTags";
@@ -14,7 +14,7 @@ export { hashKey } from "./keys/hashKey";
 export { surrogateFromModel, surrogateFromPath, surrogateFromQueryParams, surrogateFromUser } from "./keys/surrogates";
 
 export { BaseCacheBackend } from "./backends/base";
-export type { CachedResponse, CacheEntry, LookupResult, TagRef } from "./backends/types";
+export type { CacheRequest, CachedResponse, CacheEntry, LookupResult, TagRef } from "./model";
 export { KeyvCacheBackend, type KeyvCacheBackendOptions } from "./backends/keyv";
 export type { KeyvStoreSpec, KeyvStores, KeyvStoreKind } from "./backends/openKeyvStores";
 export type { PruneOptions, PruneResult, SampledPruneOptions } from "./backends/prune";

@@ -289,10 +289,14 @@ for (const driver of ALL_DRIVERS) {
       expect(hit.headers["content-length"]).to.equal("3");
     });
 
-    it("survives a malformed Cache-Control from the action", async () => {
-      const { hit } = await missThenHit("/kinds/malformed-cc", "malformed");
-      expect(hit.text).to.equal("m");
-      expect(hit.headers["cache-control"]).to.match(/max-age=60/);
+    it("passes a malformed Cache-Control through untouched and, its max-age unreadable, never stores it (RFC 9111 §4.2.1)", async () => {
+      const first = await app.http.get("/kinds/malformed-cc");
+      const second = await app.http.get("/kinds/malformed-cc");
+      expect([first.text, second.text]).to.deep.equal(["m", "m"]);
+      expect(second.headers["cache-control"]).to.equal('max-age=abc, ,, "=", public');
+      expect(second.headers["x-cache"]).to.equal("BYPASS");
+      expect(second.headers["cache-status"]).to.match(/fwd=bypass; detail="the response is stale already/);
+      expect(calls.malformed).to.equal(2);
     });
 
     it("replays what an interceptor produced on the miss", async () => {

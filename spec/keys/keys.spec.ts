@@ -9,8 +9,8 @@ import {
   surrogateFromUser,
   type CacheRequest,
 } from "../../src";
-import { buildStorageKey } from "../../src/keys/storageKey";
-import { parseQuery } from "../../src/http/CacheRequest";
+import { buildStorageKey, storageKeysOf } from "../../src/keys/storageKey";
+import { parseQuery } from "../../src/engine/cacheRequest";
 
 function req(url: string, extra: Partial<CacheRequest> = {}): CacheRequest {
   const q = url.indexOf("?");
@@ -21,12 +21,28 @@ function req(url: string, extra: Partial<CacheRequest> = {}): CacheRequest {
     query: parseQuery(q < 0 ? "" : url.slice(q + 1)),
     params: {},
     headers: {},
+    host: "shop.example",
     raw: {},
     ...extra,
   };
 }
 
 describe("key generators", () => {
+  it("puts the host in the key: two virtual hosts never share a page", () => {
+    expect(generateCacheKey(req("/p?a=1"))).to.equal("shop.example/p?a=1");
+    expect(generateCacheKey(req("/p", { host: "a.example" }))).not.to.equal(generateCacheKey(req("/p", { host: "b.example" })));
+    expect(generateCacheKey(req("/p", { host: "a.example:8080" }))).not.to.equal(generateCacheKey(req("/p", { host: "a.example" })));
+  });
+
+  it("keeps malformed percent escapes apart: %FF, %FE and %EF%BF%BD are three keys", () => {
+    const keys = ["/p?q=%FF", "/p?q=%FE", "/p?q=%EF%BF%BD", "/p?q=%ff%20", "/p?q=%25FF"].map((u) => generateCacheKey(req(u)));
+    expect(new Set(keys).size).to.equal(keys.length);
+    // The same bytes written two ways are one key.
+    expect(generateCacheKey(req("/p?q=%61"))).to.equal(generateCacheKey(req("/p?q=a")));
+    expect(generateCacheKey(req("/p?q=a+b"))).to.equal(generateCacheKey(req("/p?q=a%20b")));
+    expect(generateQueryParamsCacheKey(req("/p?q=%FF"))).not.to.equal(generateQueryParamsCacheKey(req("/p?q=%FE")));
+  });
+
   it("keeps /my-path and /mypath apart (the Python original merged them)", () => {
     expect(generateCacheKey(req("/my-path"))).not.to.equal(generateCacheKey(req("/mypath")));
   });
@@ -55,6 +71,13 @@ describe("key generators", () => {
     expect(buildStorageKey("a:b", "c")).not.to.equal(buildStorageKey("a", "b:c"));
     expect(buildStorageKey(undefined, "x")).to.equal(buildStorageKey("", "x"));
     expect(buildStorageKey("t", "k")).to.equal("t:k");
+  });
+
+  it("keeps variant keys apart from every plain key and from each other", () => {
+    expect(buildStorageKey("t", "k", 3)).to.equal("t|v3:k");
+    expect(buildStorageKey("t", "k", 3)).not.to.equal(buildStorageKey("t|v3", "k"));
+    expect(buildStorageKey("", "v3:k")).not.to.equal(buildStorageKey("", "k", 3));
+    expect(new Set(storageKeysOf("t", "k")).size).to.equal(storageKeysOf("t", "k").length);
   });
 });
 

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { versioned, type CacheRequest } from "../../src";
 import { resolveTags, TagResolutionError } from "../../src/tags/resolveTags";
 
-const req = { method: "GET", path: "/", url: "/", query: { c: "shoes" }, params: {}, headers: {}, raw: {} } as CacheRequest;
+const req = { method: "GET", path: "/", url: "/", query: { c: "shoes" }, params: {}, headers: {}, host: "example.test", raw: {} } as CacheRequest;
 
 describe("tag resolution", () => {
   it("trims, turns inner white space into '-', drops empty ones and duplicates, keeps order", () => {

@@ -1,13 +1,9 @@
 import { getMetadataArgsStorage } from "routing-controllers";
 import { CachePageOptionsError } from "../config/errors";
-import { allRecords, type ActionRecord } from "./actionRegistry";
+import { allRecords, related, type ActionRecord } from "./actionRegistry";
 
 const CACHEABLE_ACTION_TYPES = new Set(["get", "head", "all"]);
 
-/** True when `a` is `b`, an ancestor or a descendant of it. */
-function related(a: Function, b: Function): boolean {
-  return a === b || a.prototype instanceof b || b.prototype instanceof a;
-}
 
 /**
  * True when a hit for this action must wait until routing-controllers has run its checks:

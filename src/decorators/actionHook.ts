@@ -1,27 +1,13 @@
 import type { ServerResponse } from "node:http";
-import { getMetadataArgsStorage, UseBefore } from "routing-controllers";
-import { expressAroundAction, expressBeforeAction } from "../http/expressHandlers";
-import type { ExpressLikeRequest } from "../http/express";
-import { koaAroundAction, koaBeforeAction } from "../http/koaHandlers";
-import type { KoaLikeContext } from "../http/koa";
+import { UseBefore } from "routing-controllers";
+import { expressAroundAction, expressBeforeAction, type ExpressLikeRequest } from "../drivers/express";
+import { koaAroundAction, koaBeforeAction, type KoaLikeContext } from "../drivers/koa";
+import { addHiddenActionParameter, isMarkedAction } from "../drivers/routingControllers";
 import { isGuarded } from "./actionGuards";
 import { settingsOf, type ActionRecord } from "./actionRegistry";
 
-/** Index of our hidden parameter: after any parameter a real action declares. */
-const HIDDEN_PARAM_INDEX = 10_000;
-const ACTION_MARK = Symbol.for("custom-cache-page.action");
-
-interface MarkedAction {
-  [ACTION_MARK]: true;
-  action: { request: object; response: object; context?: KoaLikeContext };
-}
-
-function isMarkedAction(value: unknown): value is MarkedAction {
-  return !!value && typeof value === "object" && (value as MarkedAction)[ACTION_MARK] === true;
-}
-
 /**
- * Hooks an action in two places, both through routing-controllers' public metadata:
+ * Hooks an action in two places, both through routing-controllers' metadata:
  * 1. a before-middleware (`UseBefore`) that serves hits of unguarded actions before any routing
  *    work and captures misses;
  * 2. a wrapper around the method, which receives routing-controllers' `Action` through a hidden
@@ -39,16 +25,7 @@ export function hookAction(prototype: object, method: string, descriptor: Proper
   };
   record.middleware = middleware;
   UseBefore(middleware)(prototype, method);
-
-  getMetadataArgsStorage().params.push({
-    type: "custom-converter",
-    object: prototype,
-    method,
-    index: HIDDEN_PARAM_INDEX,
-    parse: false,
-    required: false,
-    transform: (action: MarkedAction["action"]) => ({ [ACTION_MARK]: true, action }),
-  } as never);
+  addHiddenActionParameter(prototype, method);
 
   const original = descriptor.value as (...args: unknown[]) => unknown;
   descriptor.value = function cachedAction(this: unknown, ...args: unknown[]): unknown {
@@ -57,8 +34,8 @@ export function hookAction(prototype: object, method: string, descriptor: Proper
     args.pop();
     const { action } = last;
     const run = () => original.apply(this, args);
-    if (action.context) return koaAroundAction(action.context, run);
-    return expressAroundAction(action.request, action.response as ServerResponse, run);
+    if (action.context) return koaAroundAction(action.context as KoaLikeContext, run);
+    return expressAroundAction(action.request as ExpressLikeRequest, action.response as ServerResponse, run);
   };
   Object.defineProperty(descriptor.value, "name", { value: method });
   Object.defineProperty(descriptor.value, "length", { value: original.length });

@@ -1,4 +1,5 @@
-import type { ActionCacheSettings } from "../http/pageCache";
+import { getMetadataArgsStorage } from "routing-controllers";
+import type { ActionCacheSettings } from "../engine/settings";
 import type { TagSpec } from "../tags/resolveTags";
 import type { ValidatedOptions } from "./validateOptions";
 
@@ -41,6 +42,7 @@ export function settingsOf(record: ActionRecord): ActionCacheSettings {
   const o = record.options!;
   record.settings = {
     where: record.where,
+    identity: actionIdentity(record),
     timeout: o.timeout,
     keyFunc: o.keyFunc,
     tags: [...o.tags, ...record.extraTags],
@@ -53,6 +55,27 @@ export function settingsOf(record: ActionRecord): ActionCacheSettings {
     staleIfError: o.staleIfError,
     flightWaitMs: o.lock?.wait ?? DEFAULT_FLIGHT_WAIT_MS,
     lock: o.lock,
+    memory: { varyNames: [], readsUser: false },
   };
   return record.settings;
+}
+
+/** True when `a` is `b`, an ancestor or a descendant of it. */
+export function related(a: Function, b: Function): boolean {
+  return a === b || a.prototype instanceof b || b.prototype instanceof a;
+}
+
+/**
+ * The action's method(s) and route(s) as routing-controllers registers them, e.g.
+ * `GET /products/:id`: stable across processes that run the same code, and unique among the
+ * actions of one app. Falls back to `Controller.method` when the metadata is not there.
+ */
+function actionIdentity(record: ActionRecord): string {
+  const storage = getMetadataArgsStorage();
+  const controller = storage.controllers.find((c) => related(c.target, record.target));
+  const routes = storage.actions
+    .filter((a) => related(a.target, record.target) && a.method === record.method)
+    .map((a) => `${String(a.type).toUpperCase()} ${String(controller?.route ?? "")}${String(a.route ?? "")}`)
+    .sort();
+  return routes.length > 0 ? routes.join(" | ") : record.where;
 }

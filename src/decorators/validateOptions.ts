@@ -1,7 +1,6 @@
 import { BaseCacheBackend } from "../backends/base";
 import { CachePageOptionsError } from "../config/errors";
-import type { CachedResponse } from "../backends/types";
-import type { CacheRequest } from "../http/CacheRequest";
+import type { CachedResponse, CacheRequest } from "../model";
 import type { TagSpec } from "../tags/resolveTags";
 import { Versioned } from "../tags/versioned";
 

@@ -28,9 +28,11 @@ export function formatCacheControl(directives: Map<string, string | true>): stri
   return [...directives].map(([name, v]) => (v === true ? name : /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(v) ? `${name}=${v}` : `${name}="${v.replace(/["\\]/g, "\\$&")}"`)).join(", ");
 }
 
-/** A non-negative whole number of seconds from a directive value, else undefined. */
+/** Largest delta-seconds a cache must handle; larger values count as this (RFC 9111 §1.2.2). */
+export const MAX_DELTA_SECONDS = 2147483648;
+
+/** A non-negative whole number of seconds from a directive value (capped at 2^31), else undefined. */
 export function deltaSeconds(value: string | true | undefined): number | undefined {
   if (typeof value !== "string" || !/^\d+$/.test(value)) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) ? n : undefined;
+  return Math.min(Number(value), MAX_DELTA_SECONDS);
 }

@@ -1,4 +1,4 @@
-import type { CacheRequest } from "../http/CacheRequest";
+import type { CacheRequest } from "../model";
 
 /**
  * A tag from the request path: `/api/products/` gives `path-api-products`, `/` gives `path-root`.

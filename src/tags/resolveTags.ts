@@ -1,6 +1,6 @@
-import type { CacheRequest } from "../http/CacheRequest";
+import type { CacheRequest } from "../model";
 import { DEFAULT_VERSION_TIMEOUT, rememberVersionedTag } from "../backends/tagVersions";
-import type { TagRef } from "../backends/types";
+import type { TagRef } from "../model";
 import { normalizeTagName, Versioned } from "./versioned";
 
 /** What can be given as a tag. */

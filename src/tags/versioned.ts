@@ -1,4 +1,4 @@
-import type { CacheRequest } from "../http/CacheRequest";
+import type { CacheRequest } from "../model";
 import { DEFAULT_VERSION_TIMEOUT, rememberVersionedTag } from "../backends/tagVersions";
 
 export { DEFAULT_VERSION_TIMEOUT };

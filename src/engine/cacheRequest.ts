@@ -1,54 +1,64 @@
+import type { CacheRequest } from "../model";
+
+export type { CacheRequest };
+
 /**
- * The framework-neutral view of a request that `keyFunc`, `prefix`, `onlyIf` and tag callables
- * receive. It has the same shape on Express and Koa.
- *
- * @example
- * keyFunc: (req: CacheRequest) => `${req.path}:${req.query.page ?? 1}`
+ * Thrown by `CacheRequest.user` when a callback reads the user before routing-controllers'
+ * `currentUserChecker` was asked: the engine resolves the user and runs the callbacks again.
  */
-export interface CacheRequest {
-  /** Upper case, e.g. `GET`. */
+export class UserNotResolved extends Error {
+  constructor() {
+    super("CacheRequest.user was read before the current user was resolved");
+  }
+}
+
+/** How a CacheRequest gets its user. */
+export type UserSource =
+  /** Resolved: this value (also `undefined` for "nobody"). */
+  | { resolved: true; user: unknown }
+  /** Not resolved yet: reading `user` throws {@link UserNotResolved}. */
+  | { resolved: false };
+
+/** What a driver knows of a request, framework-neutral. */
+export interface NativeRequestView {
   method: string;
-  /** The path, without the query string. */
-  path: string;
-  /** Path and query string as received. */
   url: string;
-  /** Query parameters; a repeated parameter gives an array of its values in order. */
-  query: Record<string, string | string[]>;
-  /** Route parameters (`:id`). */
-  params: Record<string, string>;
-  /** Request headers, lower-case names. */
-  headers: Record<string, string | string[] | undefined>;
-  /** `req.user` on Express, `ctx.state.user` on Koa. */
-  user?: unknown;
-  /** The native request: Express `req`, Koa `ctx`. */
+  params?: Record<string, string>;
+  headers: CacheRequest["headers"];
+  host: string;
   raw: unknown;
 }
 
 /**
  * Builds the CacheRequest the same way for every driver: path and query from the URL as received
- * (repeated names give arrays in order, `+` is a space), and links the native objects that
- * `doNotCache(cacheRequest)` must mark.
+ * (repeated names give arrays in order, `+` is a space), the host lower-cased, the user from
+ * `source`, and links the native objects that `doNotCache(cacheRequest)` must mark.
  */
-export function buildCacheRequest(
-  native: { method: string; url: string; params?: Record<string, string>; headers: CacheRequest["headers"]; user?: unknown; raw: unknown },
-  marks: object[],
-): CacheRequest {
+export function buildCacheRequest(native: NativeRequestView, source: UserSource, marks: object[]): CacheRequest {
   const { url } = native;
   const q = url.indexOf("?");
-  const request: CacheRequest = {
+  let user = source;
+  const request = {
     method: native.method.toUpperCase(),
     path: q < 0 ? url : url.slice(0, q),
     url,
     query: parseQuery(q < 0 ? "" : url.slice(q + 1)),
     params: native.params ?? {},
     headers: native.headers,
-    user: native.user,
+    host: native.host.toLowerCase(),
+    get user(): unknown {
+      if (!user.resolved) throw new UserNotResolved();
+      return user.user;
+    },
+    set user(value: unknown) {
+      user = { resolved: true, user: value };
+    },
     raw: native.raw,
     // A symbol key: invisible to Object.keys and JSON, and far cheaper than a WeakMap entry or
     // defineProperty on a path every request takes.
     [NATIVE]: marks,
-  } as CacheRequest;
-  return request;
+  };
+  return request as CacheRequest;
 }
 
 /**
@@ -75,12 +85,18 @@ const NATIVE = Symbol("custom-cache-page.native-targets");
 
 /**
  * Marks this request's response as neither stored nor served from the cache. Works before the
- * action (in a middleware) and inside it. Accepts a {@link CacheRequest}, an Express `req`, a Koa
- * `ctx` or `ctx.request`.
+ * action (a middleware, or a `keyFunc` / `onlyIf` / tag callable) and inside it; inside the
+ * action the lookup has already happened, so only storing is prevented there. Accepts a
+ * {@link CacheRequest}, an Express `req`, a Koa `ctx` or `ctx.request`.
  *
  * @example
- * @Get("/preview") @CachePage({ timeout: 60, keyFunc: (r) => r.url })
- * preview(@Req() req: Request) { if (req.query.draft) doNotCache(req); ... }
+ * @Get("/report")
+ * @CachePage({ timeout: 60, keyFunc: generateCacheKey })
+ * report(@Req() req: Request) {
+ *   const report = this.reports.build();
+ *   if (report.partial) doNotCache(req); // served, never stored
+ *   return report;
+ * }
  */
 export function doNotCache(target: CacheRequest | object): void {
   const targets = (target as { [NATIVE]?: object[] })[NATIVE];

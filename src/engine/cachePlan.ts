@@ -1,0 +1,302 @@
+import type { BaseCacheBackend } from "../backends/base";
+import { buildStorageKey } from "../keys/storageKey";
+import { reportProblem } from "../logger";
+import type { CacheRequest, LookupResult, TagRef } from "../model";
+import { strongEtag } from "../http/conditional";
+import type { HeaderBag } from "../http/headers";
+import { guardedStoreCall, isCircuitOpen } from "../http/storeGuard";
+import { acceptsEncoding, sameVariant } from "../http/vary";
+import { decidePage, finalVerdict, type PageDecision, type StorablePage } from "./missPolicy";
+import { replyFromEntry, type Reply, type StoredTimes } from "./replies";
+import type { ActionCacheSettings } from "./settings";
+import { currentFlight, startFlight, waitFor, type Flight } from "./singleFlight";
+import { learnVaryNames, variantOf, type Variant } from "./variants";
+
+type LookupOutcome =
+  | { kind: "failed" }
+  | { kind: "none" }
+  | { kind: "fresh"; reply: Reply }
+  | { kind: "stale"; reply: Reply; revalidate: boolean };
+
+/** What an entry's metadata holds (written by {@link CachePlan.commit}, read back on lookup). */
+interface EntryMeta extends StoredTimes {
+  /** The action that stored it: an entry is served only through that action. */
+  action: string;
+  /** Stored for requests with Authorization too (public / s-maxage, or cacheAuthorized). */
+  shared: boolean;
+  /** The request headers the response varies on, and the values it was computed for. */
+  vary?: string[];
+  varyValues?: Array<string | null>;
+  /** The content coding of the stored bytes when the action encoded them itself. */
+  encoding?: string;
+  /** must-revalidate, proxy-revalidate or s-maxage: never served stale. */
+  noStale?: boolean;
+}
+
+/** One cacheable request: its key, tags, backend, what the lookup saw, and how its miss is stored. */
+export class CachePlan {
+  readonly surrogateKeys: string[];
+  readonly authorizedRequest: boolean;
+  /** A stale entry to send instead of an error (staleIfError). */
+  staleFallback?: Reply;
+  private variant: Variant;
+  private token: unknown;
+  private lookedUp = false;
+  private lookupFailed = false;
+  private flight?: Flight;
+  private committing = false;
+  private lockToken?: string;
+  private page?: StorablePage;
+
+  constructor(
+    readonly settings: ActionCacheSettings,
+    readonly request: CacheRequest,
+    /** The prefix and the `keyFunc` result: the entry's identity before variants. */
+    readonly prefix: string | undefined,
+    readonly key: string,
+    readonly tags: TagRef[],
+    readonly backend: BaseCacheBackend,
+    /** Headers already on the response when the cache started: set by outer middleware for this request, not the page's. */
+    readonly presetHeaders: HeaderBag,
+    /** This is our own background refresh: skip the entry, store the new response. */
+    readonly refresh = false,
+  ) {
+    this.surrogateKeys = tagNames(tags);
+    this.authorizedRequest = request.headers.authorization !== undefined;
+    this.variant = variantOf(settings.memory.varyNames, request);
+  }
+
+  /** The key this request's variant is stored under. */
+  get storageKey(): string {
+    return buildStorageKey(this.prefix, this.key, this.variant.slot);
+  }
+
+  /** The key single-flight and locks use: one computation per `keyFunc` result, whatever the variant. */
+  private get flightKey(): string {
+    return buildStorageKey(this.prefix, this.key);
+  }
+
+  /**
+   * The reply to send from the cache, or undefined when the action must run. A stale entry inside
+   * `staleWhileRevalidate` is sent at once while `refresh` runs one background refresh. Concurrent
+   * misses of a key wait for the one request computing it (single-flight), then read its entry. A
+   * failing or slow store is a miss, and the miss is then not stored.
+   */
+  async lookup(refresh?: () => boolean, now = Date.now()): Promise<Reply | undefined> {
+    this.lookedUp = true;
+    const found = await this.read(now);
+    if (found.kind === "failed") return undefined;
+    if (this.refresh) return this.lead();
+    if (found.kind === "fresh") return found.reply;
+    if (found.kind === "stale") {
+      if (found.revalidate && (refresh?.() ?? false)) return found.reply; // a refresh runs (or already ran) in the background
+      this.staleFallback = found.reply;
+    }
+    if (this.request.method !== "GET") return undefined;
+    const flight = currentFlight(this.backend, this.flightKey);
+    if (flight) {
+      await waitFor(flight, this.settings.flightWaitMs);
+      // The leader may have learned what the action varies on: look up this request's variant.
+      this.variant = variantOf(this.settings.memory.varyNames, this.request);
+      const again = await this.read(Date.now());
+      return again.kind === "fresh" ? again.reply : undefined;
+    }
+    this.lead();
+    return this.settings.lock ? this.waitForOtherProcesses(this.settings.lock) : undefined;
+  }
+
+  /**
+   * The reply for a request answered from memory without any await (the in-memory store): the
+   * fresh entry, or undefined, and then {@link lookup} runs as usual.
+   */
+  lookupNow(now = Date.now()): Reply | undefined {
+    if (this.refresh || isCircuitOpen(this.backend)) return undefined;
+    let result: LookupResult | undefined;
+    try {
+      result = this.backend.lookupSync(this.storageKey, this.tags);
+    } catch {
+      return undefined; // the async lookup reports it
+    }
+    if (!result?.response) return undefined;
+    const found = this.classify(result, now);
+    return found.kind === "fresh" ? found.reply : undefined;
+  }
+
+  /**
+   * Ends this request's part in single-flight (if it led one), unless its page waits to be stored
+   * once it has left, or is being stored: then {@link onLeft} or the commit settles it.
+   */
+  release(): void {
+    if (!this.committing && !this.page) this.settleFlight();
+  }
+
+  /** The response will never finish (the client went away): nothing is stored, waiters are released. */
+  abandon(): void {
+    this.page = undefined;
+    if (!this.committing) this.settleFlight();
+  }
+
+  private settleFlight(): void {
+    this.flight?.settle();
+    const token = this.lockToken;
+    if (token === undefined) return;
+    this.lockToken = undefined;
+    void this.backend.releaseLock(this.lockName(), token).catch(() => undefined);
+  }
+
+  private lead(): undefined {
+    if (this.request.method === "GET") this.flight = startFlight(this.backend, this.flightKey);
+    return undefined;
+  }
+
+  private lockName(): string {
+    return `lock:${this.flightKey}`;
+  }
+
+  /**
+   * Stampede protection across processes: takes the store's lock for this key, or, when another
+   * process holds it, waits (up to `wait` ms) for that process's entry. A holder that died frees
+   * the lock after `ttl` ms; whoever takes it then computes the page.
+   */
+  private async waitForOtherProcesses(lock: { ttl: number; wait: number }): Promise<Reply | undefined> {
+    const deadline = Date.now() + lock.wait;
+    for (;;) {
+      let token: string | null | undefined;
+      try {
+        token = await guardedStoreCall(this.backend, "acquireLock", () => this.backend.acquireLock(this.lockName(), lock.ttl));
+      } catch {
+        return undefined; // no lock to be had: compute, as without one
+      }
+      if (token !== null) {
+        this.lockToken = token;
+        return undefined;
+      }
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(25, Math.max(1, deadline - Date.now()))));
+      const found = await this.read(Date.now());
+      if (found.kind === "fresh") {
+        this.settleFlight();
+        return found.reply;
+      }
+      if (found.kind === "failed") return undefined;
+    }
+  }
+
+  private async read(now: number): Promise<LookupOutcome> {
+    let result;
+    try {
+      result = await guardedStoreCall(this.backend, "lookup", () => this.backend.lookup(this.storageKey, this.tags));
+    } catch (error) {
+      this.lookupFailed = true;
+      reportProblem(`lookup:${this.backend.constructor.name}`, `cache lookup failed on ${this.backend.constructor.name}; requests run uncached: ${error instanceof Error ? error.message : String(error)}`, error, "error");
+      return { kind: "failed" };
+    }
+    this.token = result.token;
+    return this.classify(result, now);
+  }
+
+  /** Whether a stored entry answers this request, and how: only its own action's, its own variant's, in an encoding the client accepts. */
+  private classify(result: LookupResult, now: number): LookupOutcome {
+    const stored = result.response;
+    if (!stored || this.refresh) return { kind: "none" };
+    const meta = (result.metadata ?? {}) as Partial<EntryMeta>;
+    if (meta.action !== this.settings.identity) return { kind: "none" };
+    if (meta.vary && meta.vary.length > 0) {
+      const mine = variantOf(meta.vary, this.request);
+      if (!meta.varyValues || !sameVariant(mine.values, meta.varyValues)) return { kind: "none" };
+    }
+    if (meta.encoding && !acceptsEncoding(this.request.headers["accept-encoding"], meta.encoding)) return { kind: "none" };
+    if (this.authorizedRequest && !this.settings.cacheAuthorized && meta.shared !== true) return { kind: "none" };
+    if (typeof meta.storedAt !== "number" || typeof meta.freshUntil !== "number") return { kind: "none" };
+    const times: StoredTimes = { storedAt: meta.storedAt, freshUntil: meta.freshUntil, initialAge: typeof meta.initialAge === "number" ? meta.initialAge : 0 };
+    if (now < times.freshUntil) return { kind: "fresh", reply: this.replyFor(stored, times, now, "HIT") };
+    if (meta.noStale) return { kind: "none" };
+    const staleFor = now - times.freshUntil;
+    if (staleFor <= this.settings.staleWhileRevalidate * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: true };
+    if (staleFor <= this.settings.staleIfError * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: false };
+    return { kind: "none" };
+  }
+
+  private replyFor(stored: NonNullable<LookupResult["response"]>, times: StoredTimes, now: number, label: "HIT" | "STALE"): Reply {
+    return replyFromEntry(this.backend, this.surrogateKeys, this.request.headers, stored, times, now, label);
+  }
+
+  /**
+   * Called when the miss's response is about to leave the cache's layer (its headers as the action
+   * and inner middleware set them; `body` the whole body when known then, undefined when streamed).
+   * Says which headers to add and whether to record the body; the final word comes from
+   * {@link onLeft}, once the headers really left.
+   */
+  onPage(status: number, headers: HeaderBag, body: Buffer | undefined, markedDoNotCache: boolean, declaredLength?: number): PageDecision {
+    const decision = decidePage(this, { status, headers, body, declaredLength, markedDoNotCache, lookedUp: this.lookedUp, lookupFailed: this.lookupFailed, now: Date.now() });
+    this.page = decision.page;
+    if (!decision.page) this.release();
+    return decision;
+  }
+
+  /**
+   * Called once the response has left, with the headers every middleware finally sent and the
+   * body bytes the cache recorded: stores the page unless what left forbids it (a session cookie,
+   * `private`, `Vary: *` added on the way out), then releases requests waiting for this key.
+   */
+  onLeft(finalHeaders: HeaderBag, body: Buffer): Promise<void> {
+    const page = this.page;
+    this.page = undefined;
+    const verdict = page && this.lookedUp ? finalVerdict(page, finalHeaders) : undefined;
+    if (!page || !verdict?.store) {
+      this.release();
+      return Promise.resolve();
+    }
+    learnVaryNames(this.settings.memory, verdict.varyNames);
+    const variant = variantOf(verdict.varyNames, this.request);
+    // The entry key uses every name the action varies on, the values checked on a hit only its own.
+    this.variant = variantOf(this.settings.memory.varyNames, this.request);
+    const meta: EntryMeta = {
+      action: this.settings.identity,
+      storedAt: page.storedAt,
+      freshUntil: page.storedAt + page.freshSeconds * 1000,
+      initialAge: page.initialAge,
+      shared: page.shared,
+      ...(variant.names.length > 0 ? { vary: [...variant.names], varyValues: variant.values } : {}),
+      ...(page.encoding ? { encoding: page.encoding } : {}),
+      ...(page.noStale ? { noStale: true } : {}),
+    };
+    // A streamed body's ETag can only be computed now; the miss went out without one, hits carry it.
+    if (page.headers.etag === undefined) page.headers.etag = strongEtag(body);
+    return this.commit({ status: page.status, headers: page.headers, body }, page.freshSeconds, meta);
+  }
+
+  /**
+   * Stores the miss (in the background: the client never waits for the store). The entry lives
+   * its fresh time plus the stale windows; requests waiting on this key are released once it is
+   * stored.
+   */
+  private commit(response: { status: number; headers: Record<string, string | string[]>; body: Buffer }, freshSeconds: number, meta: EntryMeta): Promise<void> {
+    // From here the flight settles when the entry is stored, so waiters find it.
+    this.committing = true;
+    const staleWindow = meta.noStale ? 0 : Math.max(this.settings.staleWhileRevalidate, this.settings.staleIfError);
+    const entry = {
+      key: this.storageKey,
+      response,
+      timeout: Math.ceil(freshSeconds + staleWindow),
+      surrogateKeys: this.surrogateKeys,
+      tags: this.tags,
+      token: this.token,
+      metadata: meta as unknown as Record<string, unknown>,
+    };
+    return guardedStoreCall(this.backend, "set", () => this.backend.set(entry))
+      .catch((error) => {
+        reportProblem(`set:${this.backend.constructor.name}`, `storing a response failed on ${this.backend.constructor.name}: ${error instanceof Error ? error.message : String(error)}`, error, "error");
+      })
+      .finally(() => this.settleFlight());
+  }
+}
+
+const namesOf = new WeakMap<readonly TagRef[], string[]>();
+
+/** The tag names, computed once per (static) tag list. */
+function tagNames(tags: readonly TagRef[]): string[] {
+  let names = namesOf.get(tags);
+  if (!names) namesOf.set(tags, (names = tags.map((t) => t.name)));
+  return names;
+}

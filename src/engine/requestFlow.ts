@@ -1,0 +1,105 @@
+import type { Socket } from "node:net";
+import { reportProblem } from "../logger";
+import type { CacheRequest } from "../model";
+import type { HeaderBag } from "../http/headers";
+import { refreshInBackground, takeRefreshMarker } from "./backgroundRefresh";
+import { buildCacheRequest, type NativeRequestView, type UserSource } from "./cacheRequest";
+import type { CachePlan } from "./cachePlan";
+import { decide, type RequestDecision } from "./decision";
+import { statusHeaders, type Reply } from "./replies";
+import type { ActionCacheSettings } from "./settings";
+
+/**
+ * What the engine needs from a framework driver about one request. A driver only reads the
+ * request and writes the response; every decision is the engine's.
+ */
+export interface DriverRequest {
+  view: NativeRequestView;
+  /** The native objects `doNotCache` marks (Express `req`; Koa `ctx` and `ctx.request`). */
+  marks: object[];
+  /** The native headers object and raw header list, from which the refresh marker is removed. */
+  nativeHeaders: Record<string, string | string[] | undefined>;
+  rawHeaders?: string[];
+  /** Headers already on the response: outer middleware set them for this request. */
+  presetHeaders(): HeaderBag;
+  /** True when the app has a `currentUserChecker` (then the user must be asked for). */
+  hasUserChecker(): boolean;
+  /** The user without a checker: `req.user` / `ctx.state.user`. */
+  nativeUser(): unknown;
+  /** Asks routing-controllers' `currentUserChecker`. */
+  resolveUser(): Promise<unknown>;
+  /** The socket the request came on (the background refresh goes back through it). */
+  socket(): Socket | undefined;
+}
+
+/** How a request to a cached action opens. */
+export type Opening =
+  | { kind: "pass" }
+  /** Run uncached; these headers say so. */
+  | { kind: "bypass"; headers: Record<string, string> }
+  /** Answer from the cache. */
+  | { kind: "reply"; reply: Reply }
+  /** Run the action and capture its response; `late`: look up first, after routing-controllers' checks. */
+  | { kind: "run"; plan: CachePlan; late: boolean };
+
+/**
+ * Opens a request: decides whether the cache takes part and, for unguarded actions, answers a hit
+ * at once (synchronously when the store is in memory, so a hit costs what a plain middleware
+ * costs). Guarded actions are looked up later, by {@link lookUpLate}, after `@Authorized` and
+ * `@CurrentUser` checks ran. Never rejects.
+ */
+export function openRequest(settings: ActionCacheSettings, guarded: boolean, driver: DriverRequest): Opening | Promise<Opening> {
+  const refresh = takeRefreshMarker(driver.nativeHeaders, driver.rawHeaders);
+  const native = { marked: false, preset: driver.presetHeaders(), refresh };
+  native.marked = driver.marks.some((m) => (m as { doNotCache?: unknown }).doNotCache === true);
+  const needsUser = driver.hasUserChecker();
+  const source: UserSource = needsUser ? { resolved: false } : { resolved: true, user: driver.nativeUser() };
+  const request = buildCacheRequest(driver.view, source, driver.marks);
+  if (needsUser && settings.memory.readsUser) return withUser(settings, guarded, driver, request, native);
+  const decision = decide(settings, request, native);
+  if (decision.kind === "needs-user") return withUser(settings, guarded, driver, request, native);
+  return opened(decision, guarded, driver);
+}
+
+async function withUser(settings: ActionCacheSettings, guarded: boolean, driver: DriverRequest, request: CacheRequest, native: Parameters<typeof decide>[2]): Promise<Opening> {
+  try {
+    request.user = await driver.resolveUser();
+  } catch (error) {
+    const reason = `@CachePage on ${settings.where}: currentUserChecker threw; the request ran uncached`;
+    reportProblem(`user:${settings.where}`, reason, error);
+    return bypassOf(reason);
+  }
+  return opened(decide(settings, request, native), guarded, driver);
+}
+
+function opened(decision: RequestDecision, guarded: boolean, driver: DriverRequest): Opening | Promise<Opening> {
+  if (decision.kind === "pass") return decision;
+  if (decision.kind === "bypass") return bypassOf(decision.reason);
+  if (decision.kind === "needs-user") return bypassOf("the current user could not be resolved");
+  const { plan } = decision;
+  if (guarded) return { kind: "run", plan, late: true };
+  const immediate = plan.lookupNow();
+  if (immediate) return { kind: "reply", reply: immediate };
+  return plan.lookup(refresher(plan, driver)).then(
+    (reply): Opening => (reply ? { kind: "reply", reply } : { kind: "run", plan, late: false }),
+    (): Opening => ({ kind: "run", plan, late: false }), // lookup never rejects; this is only a seat belt
+  );
+}
+
+function bypassOf(reason: string): Opening {
+  return { kind: "bypass", headers: statusHeaders("BYPASS", { kind: "bypass", detail: reason }) };
+}
+
+/**
+ * The lookup of a guarded action, run inside the action wrapper once routing-controllers'
+ * checks passed: the hit to send, or undefined when the action runs. A middleware that ran after
+ * the cache's may have called `doNotCache`: then no hit is served.
+ */
+export function lookUpLate(plan: CachePlan, driver: Pick<DriverRequest, "socket">, marked: boolean): Promise<Reply | undefined> {
+  if (marked) return Promise.resolve(undefined);
+  return plan.lookup(refresher(plan, driver));
+}
+
+function refresher(plan: CachePlan, driver: Pick<DriverRequest, "socket">): () => boolean {
+  return () => refreshInBackground(plan.backend, plan.storageKey, plan.request, driver.socket());
+}

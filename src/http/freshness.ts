@@ -1,0 +1,68 @@
+import { deltaSeconds, formatCacheControl, parseCacheControl } from "./cacheControl";
+import { headerText, type HeaderBag } from "./headers";
+import { formatHttpDate, parseHttpDate } from "./httpDate";
+
+/** What a response says about its own freshness (RFC 9111 §4.2). */
+export interface OwnFreshness {
+  /**
+   * Seconds the response says it is fresh for: `s-maxage`, else `max-age`, else `Expires` minus
+   * `Date` (0 for an invalid or past `Expires`, or an unreadable max-age); undefined when it says
+   * nothing.
+   */
+  lifetime: number | undefined;
+  /** Its age when it was received, seconds: its own `Age`, or how far its `Date` lies behind. */
+  age: number;
+  /** `must-revalidate`, `proxy-revalidate` or `s-maxage`: never served once stale. */
+  mustRevalidate: boolean;
+}
+
+/** Reads a response's own freshness; `receivedAt` (ms) stands for `Date` when it has none. */
+export function ownFreshness(headers: HeaderBag, receivedAt: number): OwnFreshness {
+  const cc = parseCacheControl(headers["cache-control"]);
+  const date = parseHttpDate(headers.date);
+  let lifetime: number | undefined;
+  if (cc.has("s-maxage")) lifetime = deltaSeconds(cc.get("s-maxage")) ?? 0;
+  else if (cc.has("max-age")) lifetime = deltaSeconds(cc.get("max-age")) ?? 0;
+  else if (headers.expires !== undefined) {
+    const expires = parseHttpDate(headers.expires);
+    lifetime = expires === undefined ? 0 : Math.max(0, (expires - (date ?? receivedAt)) / 1000);
+  }
+  const ageValue = deltaSeconds(headerText(headers.age)?.split(",")[0]?.trim()) ?? 0;
+  const apparentAge = date === undefined ? 0 : Math.max(0, (receivedAt - date) / 1000);
+  return {
+    lifetime,
+    age: Math.max(ageValue, apparentAge),
+    mustRevalidate: cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage"),
+  };
+}
+
+/**
+ * How many seconds a stored response stays fresh from when it was received: the smallest of the
+ * action's `timeout` and the response's own lifetime, minus its own age. 0 or less: not stored.
+ */
+export function freshSeconds(timeout: number, own: OwnFreshness): number {
+  return Math.min(timeout, own.lifetime ?? timeout) - own.age;
+}
+
+/**
+ * The freshness headers to add on the way out: like Django's `cache_page`, a response with no
+ * freshness of its own gets `Cache-Control: max-age=<timeout>` (its other directives kept, plus
+ * the stale windows, RFC 5861) and `Expires`; one that has its own is left as it is.
+ */
+export function freshnessHeadersToAdd(
+  headers: HeaderBag,
+  own: OwnFreshness,
+  timeout: number,
+  now: number,
+  staleWhileRevalidate = 0,
+  staleIfError = 0,
+): Record<string, string> {
+  if (own.lifetime !== undefined) return {};
+  const cc = parseCacheControl(headers["cache-control"]);
+  cc.set("max-age", String(timeout));
+  if (!own.mustRevalidate) {
+    if (staleWhileRevalidate > 0 && !cc.has("stale-while-revalidate")) cc.set("stale-while-revalidate", String(staleWhileRevalidate));
+    if (staleIfError > 0 && !cc.has("stale-if-error")) cc.set("stale-if-error", String(staleIfError));
+  }
+  return { "cache-control": formatCacheControl(cc), expires: formatHttpDate(now + timeout * 1000) };
+}
