@@ -17,13 +17,24 @@ describe("@CachePage start-up errors", () => {
     return ProductController;
   };
 
+  it("refuses a timeout no header can say: a fraction, NaN, Infinity, more than a year", () => {
+    for (const timeout of [0.5, Number.NaN, Number.POSITIVE_INFINITY, 1e13, 31_536_001]) {
+      expect(define({ timeout, keyFunc: (r: any) => r.url }), String(timeout)).to.throw(CachePageOptionsError, /"timeout" must be a whole number of seconds up to 31536000/);
+    }
+    expect(define({ timeout: 31_536_000, keyFunc: (r: any) => r.url })).not.to.throw();
+  });
+
+  it("refuses 206 in statuses: a partial response is never stored", () => {
+    expect(define({ timeout: 60, keyFunc: (r: any) => r.url, statuses: [200, 206] })).to.throw(CachePageOptionsError, /"statuses" must not hold 206/);
+  });
+
   it("names the missing timeout", () => {
     expect(define({ keyFunc: (r: any) => r.url })).to.throw(CachePageOptionsError, /@CachePage on ProductController\.list: "timeout" is required/);
   });
 
   it("names a timeout of the wrong type and what it got", () => {
     expect(define({ timeout: "1h", keyFunc: (r: any) => r.url })).to.throw(
-      /@CachePage on ProductController\.list: "timeout" must be a number of seconds or a function returning one \(got "1h"\)/,
+      /@CachePage on ProductController\.list: "timeout" must be a whole number of seconds up to 31536000 \(one year\), or a function returning one \(got "1h"\)/,
     );
   });
 

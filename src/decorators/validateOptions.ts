@@ -1,12 +1,17 @@
 import { BaseCacheBackend } from "../backends/base";
 import { CachePageOptionsError } from "../config/errors";
 import type { CachedResponse, CacheRequest } from "../model";
+import { MAX_TIMEOUT_SECONDS } from "../engine/settings";
 import type { TagSpec } from "../tags/resolveTags";
 import { Versioned } from "../tags/versioned";
 
 /** Options of {@link CachePage}. */
 export interface CachePageOptions {
-  /** Seconds to keep the response, or a function of the response; `<= 0` means "do not store". */
+  /**
+   * Whole seconds to keep the response (at most 31,536,000), or a function of the response
+   * returning them; `<= 0` means "do not store". The response's own `s-maxage` / `max-age` /
+   * `Expires`, when shorter, wins.
+   */
   timeout: number | ((response: CachedResponse) => number);
   /** What makes an entry unique. */
   keyFunc: (req: CacheRequest) => string;
@@ -72,8 +77,8 @@ export function validateCachePageOptions(options: unknown, where: string): Valid
     if (!KNOWN.has(name)) fail(`unknown option "${name}"; the options are ${[...KNOWN].join(", ")}`);
   }
   if (o.timeout === undefined) fail(`"timeout" is required: a number of seconds or a function of the response returning one`);
-  if (typeof o.timeout !== "function" && (typeof o.timeout !== "number" || !Number.isFinite(o.timeout))) {
-    fail(`"timeout" must be a number of seconds or a function returning one (got ${show(o.timeout)})`);
+  if (typeof o.timeout !== "function" && (typeof o.timeout !== "number" || !Number.isInteger(o.timeout) || o.timeout > MAX_TIMEOUT_SECONDS)) {
+    fail(`"timeout" must be a whole number of seconds up to ${MAX_TIMEOUT_SECONDS} (one year), or a function returning one (got ${show(o.timeout)})`);
   }
   if (o.keyFunc === undefined) fail(`"keyFunc" is required: a function of the request returning the cache key, e.g. (req) => req.url, or generateCacheKey`);
   if (typeof o.keyFunc !== "function") fail(`"keyFunc" must be a function of the request returning a string (got ${show(o.keyFunc)})`);
@@ -89,6 +94,9 @@ export function validateCachePageOptions(options: unknown, where: string): Valid
   if (o.statuses !== undefined) {
     if (!Array.isArray(o.statuses) || o.statuses.length === 0 || !o.statuses.every((s) => Number.isInteger(s) && s >= 100 && s <= 599)) {
       fail(`"statuses" must be a non-empty array of HTTP status codes like [200, 404] (got ${show(o.statuses)})`);
+    }
+    if ((o.statuses as number[]).includes(206)) {
+      fail(`"statuses" must not hold 206: a partial response answers one Range request and is never stored; remove it`);
     }
     statuses = new Set(o.statuses as number[]);
   }

@@ -1,0 +1,247 @@
+import { expect } from "chai";
+import { Controller, Get, Header, HttpCode, QueryParam, Req } from "routing-controllers";
+import { Service } from "typedi";
+import { CachePage, doNotCache, generateCacheKey, resetCachePageConfig, type CacheRequest } from "../../src";
+import { REFRESH_HEADER } from "../../src/engine/backgroundRefresh";
+import { formatHttpDate, parseHttpDate } from "../../src/http/httpDate";
+import { ALL_DRIVERS, sleep, startApp, type TestApp } from "../support/apps";
+
+const calls: Record<string, number> = {};
+const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
+const key = (r: CacheRequest) => generateCacheKey(r);
+// Fixed when the module loads: by the time a test runs they lie in the past / the future.
+const OLD_DATE = formatHttpDate(Date.now() - 3_000);
+const LATER = formatHttpDate(Date.now() + 3_600_000);
+const LAST_MODIFIED = formatHttpDate(Date.now() - 86_400_000);
+
+function headerOf(req: unknown, name: string): unknown {
+  const r = req as { headers?: Record<string, unknown>; header?: Record<string, unknown> };
+  return (r.headers ?? r.header)?.[name];
+}
+
+@Service()
+@Controller("/life")
+class LifetimeController {
+  @Get("/plain")
+  @CachePage({ timeout: 60, keyFunc: key })
+  plain() {
+    count("plain");
+    return "plain";
+  }
+
+  @Get("/own-max-age")
+  @Header("Cache-Control", "max-age=1")
+  @CachePage({ timeout: 60, keyFunc: key, staleWhileRevalidate: 30 })
+  ownMaxAge() {
+    return `own ${count("ownMaxAge")}`;
+  }
+
+  @Get("/max-age-0")
+  @Header("Cache-Control", "max-age=0")
+  @CachePage({ timeout: 60, keyFunc: key })
+  maxAgeZero() {
+    return `zero ${count("maxAgeZero")}`;
+  }
+
+  @Get("/s-maxage")
+  @Header("Cache-Control", "s-maxage=600")
+  @CachePage({ timeout: 60, keyFunc: key })
+  sMaxAge() {
+    return `s ${count("sMaxAge")}`;
+  }
+
+  @Get("/expires-past")
+  @Header("Expires", OLD_DATE)
+  @CachePage({ timeout: 60, keyFunc: key })
+  expiresPast() {
+    return `past ${count("expiresPast")}`;
+  }
+
+  @Get("/expires-invalid")
+  @Header("Expires", "0")
+  @CachePage({ timeout: 60, keyFunc: key })
+  expiresInvalid() {
+    return `invalid ${count("expiresInvalid")}`;
+  }
+
+  @Get("/expires-later")
+  @Header("Expires", LATER)
+  @CachePage({ timeout: 60, keyFunc: key })
+  expiresLater() {
+    return `later ${count("expiresLater")}`;
+  }
+
+  @Get("/old-date")
+  @Header("Date", OLD_DATE)
+  @CachePage({ timeout: 60, keyFunc: key })
+  oldDate() {
+    return `date ${count("oldDate")}`;
+  }
+
+  @Get("/own-age")
+  @Header("Age", "50")
+  @CachePage({ timeout: 60, keyFunc: key })
+  ownAge() {
+    return `age ${count("ownAge")}`;
+  }
+
+  @Get("/must-revalidate")
+  @Header("Cache-Control", "max-age=1, must-revalidate")
+  @CachePage({ timeout: 60, keyFunc: key, staleWhileRevalidate: 30, staleIfError: 30 })
+  mustRevalidate() {
+    return `mr ${count("mustRevalidate")}`;
+  }
+
+  @Get("/last-modified")
+  @Header("Last-Modified", LAST_MODIFIED)
+  @CachePage({ timeout: 60, keyFunc: key })
+  lastModified() {
+    return `lm ${count("lastModified")}`;
+  }
+
+  @Get("/partial")
+  @HttpCode(206)
+  @Header("Content-Range", "bytes 0-1/10")
+  @CachePage({ timeout: 60, keyFunc: key, statuses: [200] })
+  partial() {
+    return `pa ${count("partial")}`;
+  }
+
+  @Get("/echo")
+  @CachePage({
+    timeout: 60,
+    keyFunc: (r) => {
+      if (r.query.skip !== undefined) doNotCache(r);
+      return generateCacheKey(r);
+    },
+  })
+  echo(@Req() req: unknown, @QueryParam("q") q?: string) {
+    count("echo");
+    return JSON.stringify({ q, marker: headerOf(req, REFRESH_HEADER) ?? null, call: calls.echo });
+  }
+}
+
+for (const driver of ALL_DRIVERS) {
+  describe(`the response's own lifetime and headers (${driver})`, function () {
+    this.timeout(10_000);
+    let app: TestApp;
+    before(async () => {
+      app = await startApp(driver, [LifetimeController]);
+    });
+    after(() => app.close());
+    beforeEach(async () => {
+      await resetCachePageConfig();
+      for (const k of Object.keys(calls)) delete calls[k];
+    });
+
+    it("replays the stored Date, counts Age from it, and sends an integer max-age with a valid Expires", async () => {
+      const miss = await app.http.get("/life/plain");
+      expect(miss.headers["x-cache"]).to.equal("MISS");
+      expect(parseHttpDate(miss.headers.date)).to.be.a("number");
+      await sleep(1_100);
+      const hit = await app.http.get("/life/plain");
+      expect(hit.headers["x-cache"]).to.equal("HIT");
+      expect(hit.headers.date).to.equal(miss.headers.date);
+      expect(Number(hit.headers.age)).to.be.within(1, 2);
+      expect(hit.headers["cache-control"]).to.equal("max-age=60");
+      expect(hit.headers.expires).to.equal(miss.headers.expires);
+      expect(parseHttpDate(hit.headers.expires)! - parseHttpDate(hit.headers.date)!).to.equal(60_000);
+    });
+
+    it("keeps the action's own max-age=1: a hit within it, a miss after it, never a hit with Age past it", async () => {
+      const miss = await app.http.get("/life/own-max-age");
+      expect(miss.headers["cache-control"]).to.equal("max-age=1");
+      expect(miss.headers.expires).to.equal(undefined);
+      const hit = await app.http.get("/life/own-max-age");
+      expect(hit.headers["x-cache"]).to.equal("HIT");
+      expect(hit.headers["cache-control"]).to.equal("max-age=1");
+      expect(Number(hit.headers.age)).to.equal(0);
+      await sleep(1_100);
+      const after = await app.http.get("/life/own-max-age");
+      expect(after.headers["x-cache"]).to.not.equal("HIT");
+      expect(Number(after.headers.age ?? 0)).to.be.at.most(1);
+    });
+
+    it("never stores max-age=0, a past Expires or an invalid one", async () => {
+      for (const path of ["/life/max-age-0", "/life/expires-past", "/life/expires-invalid"]) {
+        await app.http.get(path);
+        const again = await app.http.get(path);
+        expect(again.headers["x-cache"], path).to.equal("BYPASS");
+        expect(again.headers["cache-status"], path).to.match(/custom-cache-page; fwd=bypass; detail="the response is stale already/);
+      }
+      expect([calls.maxAgeZero, calls.expiresPast, calls.expiresInvalid]).to.deep.equal([2, 2, 2]);
+    });
+
+    it("keeps s-maxage and an explicit Expires as the action set them", async () => {
+      await app.http.get("/life/s-maxage");
+      const s = await app.http.get("/life/s-maxage");
+      expect(s.headers["x-cache"]).to.equal("HIT");
+      expect(s.headers["cache-control"]).to.equal("s-maxage=600");
+      await app.http.get("/life/expires-later");
+      const e = await app.http.get("/life/expires-later");
+      expect(e.headers["x-cache"]).to.equal("HIT");
+      expect(e.headers.expires).to.equal(LATER);
+      expect(e.headers["cache-control"]).to.equal(undefined);
+    });
+
+    it("counts the response's own Age and its old Date into the Age of a hit", async () => {
+      await app.http.get("/life/own-age");
+      const aged = await app.http.get("/life/own-age");
+      expect(aged.headers["x-cache"]).to.equal("HIT");
+      expect(Number(aged.headers.age)).to.be.within(50, 51);
+      await app.http.get("/life/old-date");
+      const dated = await app.http.get("/life/old-date");
+      expect(dated.headers["x-cache"]).to.equal("HIT");
+      expect(dated.headers.date).to.equal(OLD_DATE);
+      expect(Number(dated.headers.age)).to.be.at.least(3);
+    });
+
+    it("never serves a must-revalidate response stale, whatever staleWhileRevalidate says", async () => {
+      await app.http.get("/life/must-revalidate");
+      await sleep(1_100);
+      const after = await app.http.get("/life/must-revalidate");
+      expect(after.headers["x-cache"]).to.equal("MISS");
+      expect(after.text).to.equal("mr 2");
+    });
+
+    it("answers If-Modified-Since on a hit from Last-Modified", async () => {
+      await app.http.get("/life/last-modified");
+      const notModified = await app.http.get("/life/last-modified").set("If-Modified-Since", LAST_MODIFIED);
+      expect(notModified.status).to.equal(304);
+      expect(notModified.headers["x-cache"]).to.equal("HIT");
+      const older = await app.http.get("/life/last-modified").set("If-Modified-Since", formatHttpDate(Date.now() - 2 * 86_400_000));
+      expect(older.status).to.equal(200);
+      expect(older.text).to.equal("lm 1");
+    });
+
+    it("never stores a 206, so a plain GET is never answered with part of a page", async () => {
+      const first = await app.http.get("/life/partial").set("Range", "bytes=0-1");
+      expect(first.status).to.equal(206);
+      const plain = await app.http.get("/life/partial");
+      expect(plain.headers["x-cache"]).to.equal("BYPASS");
+      expect(calls.partial).to.equal(2);
+    });
+
+    it("keeps %FF, %FE and %EF%BF%BD three pages", async () => {
+      const bodies = [];
+      for (const q of ["%FF", "%FE", "%EF%BF%BD"]) bodies.push(JSON.parse((await app.http.get(`/life/echo?q=${q}`)).text).call);
+      expect(bodies).to.deep.equal([1, 2, 3]);
+      expect((await app.http.get("/life/echo?q=%FE")).headers["x-cache"]).to.equal("HIT");
+    });
+
+    it("bypasses when keyFunc calls doNotCache(req): nothing looked up, nothing stored", async () => {
+      await app.http.get("/life/echo?skip=1");
+      const again = await app.http.get("/life/echo?skip=1");
+      expect(again.headers["x-cache"]).to.equal("BYPASS");
+      expect(calls.echo).to.equal(2);
+    });
+
+    it("ignores a forged background-refresh marker and never lets an action see it", async () => {
+      const first = await app.http.get("/life/echo?q=forge").set(REFRESH_HEADER, "guess");
+      expect(JSON.parse(first.text).marker).to.equal(null);
+      const hit = await app.http.get("/life/echo?q=forge").set(REFRESH_HEADER, "guess");
+      expect(hit.headers["x-cache"], "a forged marker does not force recomputation").to.equal("HIT");
+      expect(calls.echo).to.equal(1);
+    });
+  });
+}
