@@ -2,13 +2,16 @@
 # Starts what the store specs need, on loopback only, and waits until each answers:
 #   - Redis on 127.0.0.1:6379 (and ::1)
 #   - PostgreSQL on 127.0.0.1:5432, with a database "test" (POSTGRES_DB to change it)
-#   - a Redis Cluster of 3 masters on 127.0.0.1:7101-7103 (REDIS_CLUSTER_PORTS to change them)
+#   - a Redis Cluster of 3 masters, only when REDIS_CLUSTER_PORTS is set (e.g. "7101,7102,7103"):
+#     without it the test run starts a cluster of its own on free ports chosen at run time and stops
+#     it at the end (spec/support/redisCluster.ts), so concurrent runs never share or stop each
+#     other's cluster. A cluster started here is never stopped by a test run.
 # Idempotent: a service that already answers is left alone. Exits non-zero, saying which service
 # and why, when one cannot be reached. Debian packages: redis-server, postgresql.
 set -euo pipefail
 
-CLUSTER_PORTS="${REDIS_CLUSTER_PORTS:-7101,7102,7103}"
-CLUSTER_DIR="${REDIS_CLUSTER_DIR:-/tmp/ccp-redis-cluster}"
+CLUSTER_PORTS="${REDIS_CLUSTER_PORTS:-}"
+CLUSTER_DIR="${REDIS_CLUSTER_DIR:-/tmp/ccp-redis-cluster-${CLUSTER_PORTS//,/-}}"
 POSTGRES_DB="${POSTGRES_DB:-test}"
 
 say() { echo "start-services: $*"; }
@@ -59,6 +62,12 @@ if [ "$(psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_databas
 fi
 
 # --- Redis Cluster ----------------------------------------------------------------------------
+if [ -z "$CLUSTER_PORTS" ]; then
+  redis-server --version 2>/dev/null | grep -q "v=[6-9]" || fail "redis-server 6 or later is needed for the Redis Cluster tests"
+  say "Redis Cluster: REDIS_CLUSTER_PORTS is not set; the test run starts one of its own on free ports"
+  say "all services answer"
+  exit 0
+fi
 IFS=, read -r -a ports <<<"$CLUSTER_PORTS"
 cluster_ok() {
   for port in "${ports[@]}"; do

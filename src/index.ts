@@ -61,3 +61,6 @@ export { invalidateKey, invalidateTag, invalidateTags } from "./invalidation/inv
 export { Invalidator } from "./invalidation/Invalidator";
 
 export { consoleLogger, setCacheLogger, silentLogger, type CacheLogger } from "./logger";
+export { closeCachePage } from "./config/configure";
+export { CacheInvalidationError, InvalidationTimeoutError, CACHE_INVALIDATION_ERROR_CODE, type CacheInvalidationFailure, type CacheInvalidationFailureReason } from "./invalidation/errors";
+export type { InvalidateOptions, InvalidateKeyOptions } from "./invalidation/invalidate";

@@ -2,6 +2,9 @@
 #
 # - Responses are tagged by the application: VarnishBackend.prepareResponse adds an `xkey` header
 #   (space-separated keys, possibly several header fields); the xkey vmod indexes every object by them.
+# - A page whose keys would pass 16,000 bytes (varnishd answers 503 past http_resp_size, 32 KB of
+#   headers, or http_resp_hdr_len, 8 KB a line) carries hash-bucket keys `ccp-b-<3 hex>` instead, and
+#   every purge sends each key together with its bucket key: nothing to add here, xkey indexes them alike.
 # - Purges: VarnishBackend sends `PURGE` with `xkey-purge: k1 k2` (or `xkey-softpurge`), accepted from
 #   the `purgers` ACL only, and gets the number of purged objects back in `xkey-purged`.
 # - Caching follows the application's Cache-Control (max-age / s-maxage; private, no-store and

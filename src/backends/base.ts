@@ -83,4 +83,69 @@ export abstract class BaseCacheBackend {
   async close(): Promise<void> {
     return undefined;
   }
+
+  // --- Optional capabilities the invalidation and configuration layers read (all additive). ---
+
+  /**
+   * Optional: how long one call to this backend's store may take, in ms, before the store counts as
+   * unreachable. Invalidations against this backend reject with a `CacheInvalidationError` when they
+   * make no progress for this long plus one second. Unset: the configured `storeTimeoutMs`.
+   *
+   * @example
+   * class MyBackend extends BaseCacheBackend { override readonly storeTimeoutMs = 500; ... }
+   */
+  storeTimeoutMs?: number;
+
+  /**
+   * Optional: where this backend keeps its entries. `"process"`: in this process's memory (other
+   * processes cannot see or invalidate them); `"shared"`: a store several processes share (Redis,
+   * SQL); `"none"`: no store of its own (a CDN). A composite refuses to mix `"process"` with `"shared"`.
+   *
+   * @example
+   * class MemoBackend extends BaseCacheBackend { override readonly storeScope = "process" as const; ... }
+   */
+  storeScope?: "process" | "shared" | "none";
+
+  /**
+   * Optional: the backends this one is made of (a composite's parts). Invalidation reaches each part
+   * once, even when a part is also configured under its own name.
+   *
+   * @example
+   * override invalidationParts() { return this.parts; }
+   */
+  invalidationParts?(): BaseCacheBackend[];
+
+  /**
+   * Optional: invalidates `tags` (normalised, no duplicates) and says what happened to each:
+   * `deleted` entries, and the new version of each tag bumped as `versioned()`. Without it, the
+   * invalidation layer calls {@link invalidateBySurrogate} per tag and tells a version from a count
+   * by its size (versions are microsecond clocks, above 10^15).
+   *
+   * @example
+   * override async invalidateTagsDetailed(tags: string[]) { return { deleted: await this.deleteTagged(tags), versions: {} }; }
+   */
+  invalidateTagsDetailed?(tags: string[]): Promise<{ deleted: number; versions: Record<string, number> }>;
+
+  /**
+   * Optional: marks entries tagged `tags` stale instead of deleting them (`invalidateTag(t, { mode:
+   * "stale" })`, SPEC §9): a soft purge on CDNs. Backends without it refuse `mode: "stale"`.
+   *
+   * @example
+   * await backend.invalidateBySurrogatesStale?.(["products"]);
+   */
+  invalidateBySurrogatesStale?(tags: string[]): Promise<number>;
+
+  /** When the store last answered during a long operation (ms since the epoch), see {@link noteStoreProgress}. */
+  lastStoreProgressAt?: number;
+
+  /**
+   * Call from long store operations (e.g. after each batch of a large plain-tag invalidation): each
+   * call restarts the deadline after which an invalidation counts the store as unreachable.
+   *
+   * @example
+   * for (const batch of batches) { await this.deleteBatch(batch); this.noteStoreProgress(); }
+   */
+  protected noteStoreProgress(): void {
+    this.lastStoreProgressAt = Date.now();
+  }
 }

@@ -1,3 +1,4 @@
+import { CachePageConfigError } from "../config/errors";
 import { BaseCacheBackend } from "./base";
 import type { CachedResponse, CacheEntry, LookupResult, TagRef } from "./types";
 
@@ -54,6 +55,29 @@ export class CompositeBackend extends BaseCacheBackend {
       if (!(b instanceof BaseCacheBackend)) throw new TypeError(`CompositeBackend: backends[${i}] is not a BaseCacheBackend`);
     });
     this.backends = [...options.backends];
+    assertOneStoreScope(this.backends);
+    if (this.backends.every((part) => typeof part.invalidateBySurrogatesStale === "function")) {
+      this.invalidateBySurrogatesStale = async (tags: string[]) => {
+        const results = await this.all("invalidateBySurrogatesStale", (part) => part.invalidateBySurrogatesStale!(tags));
+        return results[0] ?? 0;
+      };
+    }
+  }
+
+  /** The parts: invalidations without a backend name reach each part once. */
+  override invalidationParts(): BaseCacheBackend[] {
+    return this.backends;
+  }
+
+  /** Invalidates every part; `deleted` is the first part's (as {@link invalidateBySurrogate}), versions the highest any part bumped. */
+  override async invalidateTagsDetailed(tags: string[]): Promise<{ deleted: number; versions: Record<string, number> }> {
+    const results = await this.all("invalidateTagsDetailed", async (part) => {
+      if (part.invalidateTagsDetailed) return part.invalidateTagsDetailed(tags);
+      return { deleted: await part.invalidateBySurrogates(tags), versions: {} };
+    });
+    const versions: Record<string, number> = {};
+    for (const r of results) for (const [tag, v] of Object.entries(r?.versions ?? {})) versions[tag] = Math.max(versions[tag] ?? 0, v);
+    return { deleted: results[0]?.deleted ?? 0, versions };
   }
 
   async get(key: string): Promise<CachedResponse | undefined> {
@@ -106,6 +130,9 @@ export class CompositeBackend extends BaseCacheBackend {
     return results[0] ?? 0;
   }
 
+  /** Present only when every part can mark entries stale (see the constructor). */
+  declare invalidateBySurrogatesStale?: (tags: string[]) => Promise<number>;
+
   override prepareResponse(response: CachedResponse, surrogateKeys: string[]): CachedResponse {
     return this.backends.reduce((r, part) => part.prepareResponse(r, surrogateKeys), response);
   }
@@ -139,4 +166,46 @@ export class CompositeBackend extends BaseCacheBackend {
     }
     return values;
   }
+}
+
+/**
+ * Where a backend keeps its entries (see `BaseCacheBackend.storeScope`): its own declaration, else
+ * what a Keyv backend's store says (memory is `"process"`, Redis and SQL are `"shared"`), else
+ * undefined (unknown: not checked).
+ *
+ * @example
+ * storeScopeOf(new KeyvCacheBackend()) // "process"
+ */
+export function storeScopeOf(backend: BaseCacheBackend): "process" | "shared" | "none" | undefined {
+  if (backend.storeScope) return backend.storeScope;
+  if (backend instanceof CompositeBackend) {
+    const scopes = new Set(backend.backends.map(storeScopeOf));
+    return scopes.has("shared") ? "shared" : scopes.has("process") ? "process" : undefined;
+  }
+  const stores = (backend as unknown as { stores?: { inMemory?: unknown; kind?: unknown } }).stores;
+  if (stores && typeof stores === "object") {
+    if (stores.inMemory === true || stores.kind === "memory") return "process";
+    if (typeof stores.kind === "string" && /redis|sql|postgres|cluster/i.test(stores.kind)) return "shared";
+  }
+  return undefined;
+}
+
+/**
+ * A composite whose parts keep entries both in this process's memory and in a shared store cannot
+ * keep SPEC §3 across processes: another process keeps serving from its own memory what this one
+ * invalidated. Refused with a message pointing to the two-tier Keyv option.
+ */
+function assertOneStoreScope(parts: BaseCacheBackend[]): void {
+  const scopes = parts.map(storeScopeOf);
+  const local = scopes.indexOf("process");
+  const shared = scopes.indexOf("shared");
+  if (local < 0 || shared < 0) return;
+  throw new CachePageConfigError(
+    `CompositeBackend: part ${local} (${parts[local].constructor.name}) keeps entries in this process's memory and part ${shared} ` +
+      `(${parts[shared].constructor.name}) in a store other processes share; invalidating in one process would leave the others ` +
+      `serving the old pages from their memory. Use the shared store alone, or — coming in the next release — one backend with a ` +
+      `local tier: new KeyvCacheBackend({ store: "redis://…", local: { maxBytes: 32 * 1024 * 1024 } }) ` +
+      `(in configureCachePage: { backend: "keyv", options: { store: "redis://…", local: { … } } }), which keeps the guarantee across processes.`,
+    "backends",
+  );
 }

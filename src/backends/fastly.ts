@@ -59,11 +59,13 @@ export class FastlyBackend extends CdnBackendBase {
     const endpoint = requireHttpUrlOption("FastlyBackend", "endpoint", options.endpoint ?? "https://api.fastly.com");
     const batchSize = requireBatchSize("FastlyBackend", options.batchSize, FASTLY_MAX_KEYS_PER_PURGE, "Fastly");
     const softPurge = options.softPurge ?? true;
-    const transport = fastlyPurgeTransport(`${endpoint}/service/${encodeURIComponent(serviceId)}/purge`, apiToken, softPurge);
+    const purgeUrl = `${endpoint}/service/${encodeURIComponent(serviceId)}/purge`;
+    const client = (soft: boolean) => new PurgeClient(fastlyPurgeTransport(purgeUrl, apiToken, soft), { ...pickRetryOptions(options), batchSize });
     super(
       options as unknown as Record<string, unknown>,
       options.tagHeaderFormatter ?? new CdnTagHeaderFormatter(FASTLY_TAG_HEADER),
-      new PurgeClient(transport, { ...pickRetryOptions(options), batchSize }),
+      client(softPurge),
+      client(true),
     );
     this.endpoint = endpoint;
     this.serviceId = serviceId;

@@ -1,6 +1,6 @@
 import { CdnBackendBase, requireHttpUrlOption } from "./cdn/cdnBackendBase";
 import { pickRetryOptions, PurgeClient, type PurgeRequest, type PurgeRetryOptions, type PurgeTransport } from "./cdn/purgeClient";
-import { CdnTagHeaderFormatter, varnishTagHeader, type TagHeaderFormatter } from "./cdn/tagHeaderFormatter";
+import { CdnTagHeaderFormatter, isHashBucketKey, varnishTagHeader, type TagHeaderFormatter } from "./cdn/tagHeaderFormatter";
 
 /**
  * Options of {@link VarnishBackend}.
@@ -21,7 +21,7 @@ export interface VarnishBackendOptions extends PurgeRetryOptions {
   purgedCountHeader?: string;
   /** Keys per purge request (default 100); requests also stay under 7000 bytes of keys, below Varnish's 8 KB header limit. */
   batchSize?: number;
-  /** Replaces how the xkey header is built (default: space-separated, split past 8000 bytes). */
+  /** Replaces how the xkey header is built (default: space-separated, split past 8000 bytes, hash buckets past 16,000). */
   tagHeaderFormatter?: TagHeaderFormatter;
 }
 
@@ -30,7 +30,8 @@ const MAX_PURGE_HEADER_BYTES = 7000;
 
 /**
  * Varnish with the xkey vmod: tags responses with `xkey` (space-separated; several header fields
- * when long) and purges by sending `PURGE` with `xkey-purge: k1 k2` (or `xkey-softpurge`) to every
+ * when long; past 16,000 bytes of keys, which varnishd's `http_resp_size` would turn into a 503, the
+ * keys go as hash buckets and every purge also purges the buckets of its keys) and purges by sending `PURGE` with `xkey-purge: k1 k2` (or `xkey-softpurge`) to every
  * Varnish URL, which the VCL in `examples/cdn/varnish.vcl` turns into `xkey.purge()`. Resolves with
  * the number of objects the instances say they purged (the VCL's `xkey-purged` header); an instance
  * that does not say counts as the number of keys it was sent.
@@ -65,11 +66,18 @@ export class VarnishBackend extends CdnBackendBase {
       }
     }
     const softPurge = options.softPurge ?? false;
-    const transport = varnishPurgeTransport(urls, method, softPurge, (options.purgedCountHeader ?? "xkey-purged").toLowerCase());
+    const countHeader = (options.purgedCountHeader ?? "xkey-purged").toLowerCase();
+    const client = (soft: boolean) =>
+      new PurgeClient(varnishPurgeTransport(urls, method, soft, countHeader), {
+        ...pickRetryOptions(options),
+        batchSize: options.batchSize ?? 100,
+        maxBatchBytes: MAX_PURGE_HEADER_BYTES,
+      });
     super(
       options as unknown as Record<string, unknown>,
       options.tagHeaderFormatter ?? new CdnTagHeaderFormatter(varnishTagHeader(header)),
-      new PurgeClient(transport, { ...pickRetryOptions(options), batchSize: options.batchSize ?? 100, maxBatchBytes: MAX_PURGE_HEADER_BYTES }),
+      client(softPurge),
+      client(true),
     );
     this.urls = urls;
     this.softPurge = softPurge;
@@ -84,7 +92,8 @@ function varnishPurgeTransport(urls: string[], method: string, softPurge: boolea
     readResponse: async (response, keys) => {
       await response.arrayBuffer();
       const said = response.headers.get(countHeader);
-      return said !== null && /^\d+$/.test(said.trim()) ? Number(said.trim()) : keys.length;
+      // Without a count from the VCL, each key asked for counts once (hash bucket keys are not the caller's).
+      return said !== null && /^\d+$/.test(said.trim()) ? Number(said.trim()) : keys.filter((k) => !isHashBucketKey(k)).length;
     },
     hintFor: (status) => {
       if (status === 403) return `the VCL refuses ${method} from this machine: add its address to the "purgers" ACL`;

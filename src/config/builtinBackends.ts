@@ -20,7 +20,8 @@ export interface BackendDefinition {
 /** The backends `configureCachePage` knows by name. */
 export const builtinBackends: Record<string, BackendDefinition> = {
   keyv: {
-    optionsSchema: KeyvBackendOptionsSchema,
+    // A class may carry its own options schema (one schema for its constructor and for here).
+    optionsSchema: (KeyvCacheBackend as unknown as { optionsSchema?: new () => object }).optionsSchema ?? KeyvBackendOptionsSchema,
     create: (options) => new KeyvCacheBackend(options),
   },
   composite: {

@@ -1,4 +1,16 @@
-import { ArrayNotEmpty, IsArray, IsBoolean, IsDefined, IsInt, IsNotEmpty, IsObject, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, Min } from "class-validator";
+import { ArrayNotEmpty, IsArray, IsBoolean, IsDefined, IsInt, IsNotEmpty, IsObject, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, Min, ValidateBy } from "class-validator";
+import { MAX_TIMER_MS } from "./schema";
+
+/** A number of ms no larger than a timer holds (other types are left to the other rules). */
+function FitsTimer(name: string): PropertyDecorator {
+  return ValidateBy({
+    name: "fitsTimer",
+    validator: {
+      validate: (value: unknown) => typeof value !== "number" || value <= MAX_TIMER_MS,
+      defaultMessage: () => `${name} must be at most ${MAX_TIMER_MS} ms (2^31 - 1, the longest a timer can wait; a larger value would fire after 1 ms)`,
+    },
+  });
+}
 
 // Loopback and intranet hosts have no TLD; the scheme must be explicit so "api.fastly.com" is not taken for a path.
 const URL_RULES = { require_tld: false, require_protocol: true, protocols: ["http", "https"] };
@@ -13,6 +25,7 @@ const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export class CdnPurgeOptionsSchema {
   @IsOptional()
   @IsPositive({ message: "timeoutMs must be a positive number of milliseconds" })
+  @FitsTimer("timeoutMs")
   timeoutMs?: number;
 
   @IsOptional()
@@ -27,14 +40,17 @@ export class CdnPurgeOptionsSchema {
 
   @IsOptional()
   @IsPositive({ message: "retryBaseDelayMs must be a positive number of milliseconds" })
+  @FitsTimer("retryBaseDelayMs")
   retryBaseDelayMs?: number;
 
   @IsOptional()
   @IsPositive({ message: "retryMaxDelayMs must be a positive number of milliseconds" })
+  @FitsTimer("retryMaxDelayMs")
   retryMaxDelayMs?: number;
 
   @IsOptional()
   @IsPositive({ message: "retryBudgetMs must be a positive number of milliseconds" })
+  @FitsTimer("retryBudgetMs")
   retryBudgetMs?: number;
 
   @IsOptional()

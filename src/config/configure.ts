@@ -2,7 +2,8 @@ import { validateSync, type ValidationError } from "class-validator";
 import { BaseCacheBackend } from "../backends/base";
 import { KeyvCacheBackend } from "../backends/keyv";
 import { builtinBackends, type BackendDefinition } from "./builtinBackends";
-import { CachePageConfigError } from "./errors";
+import { reportProblem } from "../logger";
+import { CachePageConfigError, CachePageOptionsError } from "./errors";
 import { BackendEntrySchema, CachePageConfigSchema } from "./schema";
 
 /** One named backend in {@link CachePageConfig}. */
@@ -51,13 +52,45 @@ interface State {
   defaultBackend: string;
   backends: Map<string, BaseCacheBackend>;
   http: HttpSettings;
+  /** Requests in flight on this configuration's backends (see retainBackend). */
+  inFlight: number;
+  /** Set once replaced: the backends close when `inFlight` reaches 0. */
+  retired?: { close: () => void; done: Promise<void> };
 }
 
 let state: State | undefined;
 let generation = 0;
+/** Configurations replaced by configureCachePage whose backends are still in use by requests. */
+const retiredStates = new Set<State>();
+/** Which configuration built a backend (every part of it included). */
+const stateOfBackend = new WeakMap<BaseCacheBackend, State>();
+/** Backend instances given to actions (`@CachePage({ backend: instance })`), as the engine registered them. */
+const actionBackends = new Set<BaseCacheBackend>();
+/** How long a replaced configuration waits for its in-flight requests before it closes anyway. */
+const RETIRED_GRACE_MS = 60_000;
+/** How long closing one backend may take before closeCachePage stops waiting for it. */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 function initialState(): State {
-  return { defaultBackend: DEFAULT_BACKEND_NAME, backends: new Map([[DEFAULT_BACKEND_NAME, new KeyvCacheBackend()]]), http: DEFAULT_HTTP };
+  return adopt({ defaultBackend: DEFAULT_BACKEND_NAME, backends: new Map([[DEFAULT_BACKEND_NAME, new KeyvCacheBackend()]]), http: DEFAULT_HTTP, inFlight: 0 });
+}
+
+function adopt(next: State): State {
+  for (const backend of next.backends.values()) {
+    for (const b of withParts(backend)) stateOfBackend.set(b, next);
+  }
+  return next;
+}
+
+function withParts(backend: BaseCacheBackend, seen = new Set<BaseCacheBackend>()): BaseCacheBackend[] {
+  if (seen.has(backend)) return [];
+  seen.add(backend);
+  return [backend, ...(backend.invalidationParts?.() ?? []).flatMap((p) => withParts(p, seen))];
+}
+
+function currentState(): State {
+  state ??= initialState();
+  return state;
 }
 
 /**
@@ -76,9 +109,234 @@ function initialState(): State {
  * });
  */
 export function configureCachePage(config: CachePageConfig): void {
-  const next = buildState(config);
+  const next = adopt(buildState(config));
+  const previous = state;
   state = next;
   generation += 1;
+  if (previous) retire(previous);
+}
+
+/** Closes a replaced configuration's backends once the requests using them are done. */
+function retire(previous: State): void {
+  let close!: () => void;
+  const done = new Promise<void>((resolve) => {
+    let started = false;
+    close = () => {
+      if (started) return;
+      started = true;
+      clearTimeout(grace);
+      retiredStates.delete(previous);
+      void closeAll(uniqueBackends(previous)).then(resolve);
+    };
+    // A request that never releases must not keep the old connections open forever.
+    const grace = setTimeout(() => close(), RETIRED_GRACE_MS);
+    grace.unref();
+  });
+  previous.retired = { close, done };
+  retiredStates.add(previous);
+  if (previous.inFlight === 0) close();
+}
+
+function uniqueBackends(s: State): BaseCacheBackend[] {
+  return [...new Set(s.backends.values())];
+}
+
+/** Closes backends in parallel, each given at most CLOSE_TIMEOUT_MS; failures are logged, never thrown. */
+async function closeAll(backends: BaseCacheBackend[]): Promise<void> {
+  await Promise.all(
+    backends.map(async (backend) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), CLOSE_TIMEOUT_MS);
+        timer.unref();
+      });
+      try {
+        const outcome = await Promise.race([backend.close().then(() => "closed" as const), timeout]);
+        if (outcome === "timeout") {
+          reportProblem(`close:${backend.constructor.name}`, `${backend.constructor.name}.close() did not finish within ${CLOSE_TIMEOUT_MS} ms; it was forgotten anyway`);
+        }
+      } catch (error) {
+        reportProblem(`close:${backend.constructor.name}`, `${backend.constructor.name}.close() failed`, error);
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+}
+
+/**
+ * Tells the configuration that a request is using `backend`; call the function it returns (once)
+ * when the request is done. A backend that `configureCachePage` replaces is closed only when every
+ * request that retained it (or another backend of its configuration) has released it. Backends
+ * given to actions directly are not closed by `configureCachePage`; retaining them costs nothing.
+ *
+ * @example
+ * const release = retainBackend(backend);
+ * try { await serve(request, backend); } finally { release(); }
+ */
+export function retainBackend(backend: BaseCacheBackend): () => void {
+  const owner = stateOfBackend.get(backend);
+  if (!owner) return () => undefined;
+  owner.inFlight += 1;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    releaseState(owner);
+  };
+}
+
+/**
+ * The counterpart of {@link retainBackend} for callers that cannot keep the function it returned:
+ * releases one retain of `backend`. Prefer the returned function (it cannot release twice).
+ *
+ * @example
+ * retainBackend(backend);
+ * res.on("close", () => releaseBackend(backend));
+ */
+export function releaseBackend(backend: BaseCacheBackend): void {
+  const owner = stateOfBackend.get(backend);
+  if (owner && owner.inFlight > 0) releaseState(owner);
+}
+
+function releaseState(owner: State): void {
+  owner.inFlight = Math.max(0, owner.inFlight - 1);
+  if (owner.inFlight === 0) owner.retired?.close();
+}
+
+/**
+ * Records a backend instance given to an action (`@CachePage({ backend: instance })`), so that
+ * `invalidateTag` / `invalidateTags` / `invalidateKey` without a backend reach it, and
+ * `closeCachePage()` closes it. Idempotent and cheap: calling it once per request is fine. The
+ * registration is forgotten by `closeCachePage()` and `resetCachePageConfig()`, and when the
+ * instance is closed.
+ *
+ * @example
+ * const backend = new KeyvCacheBackend({ store: "redis://127.0.0.1:6379" });
+ * registerActionBackend(backend); // what @CachePage({ backend }) does when the app starts
+ * await invalidateTag("products"); // reaches `backend` too
+ */
+export function registerActionBackend(backend: BaseCacheBackend): void {
+  if (!(backend instanceof BaseCacheBackend)) {
+    throw new TypeError("registerActionBackend expects an instance of a BaseCacheBackend subclass");
+  }
+  if (actionBackends.has(backend)) return;
+  actionBackends.add(backend);
+  // A closed instance must not be invalidated any more (its connections are gone).
+  const own = Object.prototype.hasOwnProperty.call(backend, "close") ? backend.close : undefined;
+  const close = backend.close;
+  backend.close = async function (this: BaseCacheBackend) {
+    actionBackends.delete(backend);
+    if (own) backend.close = own;
+    else delete (backend as { close?: unknown }).close;
+    return close.call(this);
+  };
+}
+
+/**
+ * Every backend an invalidation without a backend name reaches: each configured one by name (the
+ * default included), then each instance given to an action, as `[name, backend]` pairs. Instances
+ * given to actions are named after their class.
+ *
+ * @example
+ * for (const [name, backend] of listCacheBackends()) console.log(name, backend.constructor.name);
+ */
+export function listCacheBackends(): Array<[string, BaseCacheBackend]> {
+  const s = currentState();
+  const list: Array<[string, BaseCacheBackend]> = [...s.backends.entries()];
+  const known = new Set(s.backends.values());
+  for (const backend of actionBackends) {
+    if (!known.has(backend)) list.push([`${backend.constructor.name} given to @CachePage`, backend]);
+  }
+  return list;
+}
+
+/** The store timeout in force, in ms. */
+export function storeTimeoutOf(backend: BaseCacheBackend): number {
+  const own = backend.storeTimeoutMs;
+  return typeof own === "number" && own > 0 && Number.isFinite(own) ? own : getHttpSettings().storeTimeoutMs;
+}
+
+/**
+ * Throws a {@link CachePageOptionsError} when no backend named `name` is configured; `where` says
+ * which action asked (e.g. `"@CachePage on ProductController.list"`). Called when the app is
+ * created, so `@CachePage({ backend: "reddis" })` fails at start-up instead of bypassing at every
+ * request.
+ *
+ * @example
+ * assertBackendConfigured("redis", "@CachePage on ProductController.list");
+ */
+export function assertBackendConfigured(name: string, where: string): void {
+  const s = currentState();
+  if (typeof name === "string" && s.backends.has(name)) return;
+  const known = [...s.backends.keys()];
+  const guess = typeof name === "string" ? closest(name, known) : undefined;
+  throw new CachePageOptionsError(
+    `${where}: backend ${JSON.stringify(name)} is not configured${guess ? ` — did you mean "${guess}"?` : ""} ` +
+      `(configured: ${known.map((n) => `"${n}"`).join(", ")}). Fix the name, or add it with ` +
+      `configureCachePage({ backends: { ${JSON.stringify(String(name))}: { backend: "keyv", options: { ... } } } }) before the app is created.`,
+  );
+}
+
+function closest(name: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i += 1) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const saved = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = saved;
+    }
+  }
+  return row[b.length];
+}
+
+/**
+ * Shuts the cache down: waits (at most 5 s) for requests that retained a backend, then closes and
+ * forgets every backend — configured ones, ones replaced by an earlier `configureCachePage`, and
+ * instances given to actions — with their connections, timers and subscriptions. Once it
+ * resolves nothing of the library keeps the process alive. Using the cache afterwards starts
+ * again from an in-memory `"default"` backend (call `configureCachePage` again for more).
+ *
+ * @example
+ * process.once("SIGTERM", async () => {
+ *   server.close();
+ *   await closeCachePage();
+ * });
+ */
+export async function closeCachePage(): Promise<void> {
+  const current = state;
+  state = undefined;
+  generation += 1;
+  const owned = new Set<BaseCacheBackend>(actionBackends);
+  actionBackends.clear();
+  const waits: Array<Promise<void>> = [];
+  if (current) {
+    for (const backend of uniqueBackends(current)) owned.delete(backend);
+    retire(current);
+    waits.push(current.retired!.done);
+  }
+  for (const retired of [...retiredStates]) {
+    waits.push(retired.retired!.done);
+  }
+  // In-flight requests get up to 5 s to finish on the backends they hold, then everything closes.
+  const hurry = setTimeout(() => {
+    for (const retired of [...retiredStates]) retired.retired?.close();
+  }, CLOSE_TIMEOUT_MS);
+  hurry.unref();
+  await Promise.all([...waits, closeAll([...owned])]);
+  clearTimeout(hurry);
 }
 
 /**
@@ -88,11 +346,11 @@ export function configureCachePage(config: CachePageConfig): void {
  * const backend = getCacheBackend("cdn");
  */
 export function getCacheBackend(name?: string): BaseCacheBackend {
-  state ??= initialState();
-  const wanted = name ?? state.defaultBackend;
-  const backend = state.backends.get(wanted);
+  const s = currentState();
+  const wanted = name ?? s.defaultBackend;
+  const backend = s.backends.get(wanted);
   if (!backend) {
-    const known = [...state.backends.keys()].map((n) => `"${n}"`).join(", ");
+    const known = [...s.backends.keys()].map((n) => `"${n}"`).join(", ");
     throw new CachePageConfigError(`no backend named "${wanted}" is configured (configured: ${known}); add it to configureCachePage({ backends })`, "backend");
   }
   return backend;
@@ -116,11 +374,13 @@ export function configGeneration(): number {
  */
 export async function resetCachePageConfig(): Promise<void> {
   const previous = state;
-  state = initialState();
+  state = undefined;
   generation += 1;
+  // Instances given to actions belong to their tests / apps: forgotten here, not closed.
+  actionBackends.clear();
   if (!previous) return;
   // A backend whose store never answered may never finish closing: wait a second at most.
-  const closing = Promise.allSettled([...new Set(previous.backends.values())].map((b) => b.close()));
+  const closing = Promise.allSettled(uniqueBackends(previous).map((b) => b.close()));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([closing, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
   clearTimeout(timer);
@@ -128,7 +388,10 @@ export async function resetCachePageConfig(): Promise<void> {
 
 function buildState(config: CachePageConfig): State {
   const problems: Array<{ path: string; message: string }> = [];
-  if (config === null || typeof config !== "object") fail([{ path: "", message: "configureCachePage expects an object" }]);
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
+    const got = Array.isArray(config) ? "an array" : config === null ? "null" : typeof config;
+    fail([{ path: "", message: `configureCachePage expects an object such as { defaultBackend, backends: { name: { backend, options } } } (got ${got}); to go back to the in-memory default, call resetCachePageConfig()` }]);
+  }
   collect(problems, validateSync(Object.assign(new CachePageConfigSchema(), config), { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true }), "");
   if (problems.length) fail(problems);
 
@@ -136,8 +399,8 @@ function buildState(config: CachePageConfig): State {
   const definitions = new Map<string, { entry: BackendConfig; definition?: BackendDefinition }>();
   for (const [name, entry] of entries) {
     const path = `backends.${name}`;
-    if (entry === null || typeof entry !== "object") {
-      problems.push({ path, message: "must be an object { backend, options }" });
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+      problems.push({ path, message: `must be an object { backend, options } (got ${Array.isArray(entry) ? "an array" : entry === null ? "null" : typeof entry})` });
       continue;
     }
     const before = problems.length;
@@ -190,7 +453,11 @@ function buildState(config: CachePageConfig): State {
         ? definition.create(entry.options ?? {}, build)
         : new (entry.backend as new (o: unknown) => BaseCacheBackend)(entry.options ?? {});
     } catch (error) {
-      if (error instanceof CachePageConfigError) throw error;
+      if (error instanceof CachePageConfigError && error.path.startsWith("backends.")) throw error;
+      if (error instanceof CachePageConfigError) {
+        const path = `backends.${name}.options.${error.path}`;
+        throw new CachePageConfigError(`Invalid cache configuration at ${path}: ${error.message}`, path);
+      }
       throw new CachePageConfigError(`backends.${name}: could not be created: ${error instanceof Error ? error.message : String(error)}`, `backends.${name}`);
     }
     built.set(name, backend);
@@ -210,7 +477,7 @@ function buildState(config: CachePageConfig): State {
     storeTimeoutMs: config.storeTimeoutMs ?? DEFAULT_HTTP.storeTimeoutMs,
     circuitBreaker: config.circuitBreaker === false ? undefined : { ...DEFAULT_CIRCUIT, ...(config.circuitBreaker ?? {}) },
   };
-  return { defaultBackend, backends: built, http };
+  return { defaultBackend, backends: built, http, inFlight: 0 };
 }
 
 function findCycle(definitions: Map<string, { entry: BackendConfig; definition?: BackendDefinition }>): string[] | undefined {

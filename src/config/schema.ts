@@ -13,6 +13,65 @@ import {
 } from "class-validator";
 import { storeKindOfUrl } from "../backends/openKeyvStores";
 
+/**
+ * The longest delay a Node.js timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires
+ * after 1 ms instead, so every option that becomes a timer is refused above it.
+ *
+ * @example
+ * configureCachePage({ storeTimeoutMs: MAX_TIMER_MS + 1 }); // CachePageConfigError at storeTimeoutMs
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Whole milliseconds from `min` up to what a timer can hold. */
+export function isTimerMs(value: unknown, min = 1): boolean {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= MAX_TIMER_MS;
+}
+
+/** A plain object (not an array, not null). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Milliseconds a timer can hold: a whole number from `min` to 2^31 - 1.
+ *
+ * @example
+ * class Schema { @IsTimerMs("storeTimeoutMs") storeTimeoutMs?: number; }
+ */
+export function IsTimerMs(name: string, min = 1, validationOptions?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: "isTimerMs",
+      validator: {
+        validate: (value: unknown) => isTimerMs(value, min),
+        defaultMessage: () =>
+          `${name} must be a whole number of milliseconds from ${min} to ${MAX_TIMER_MS} (2^31 - 1, the longest a timer can wait; ` +
+          `a larger value would fire after 1 ms)`,
+      },
+    },
+    validationOptions,
+  );
+}
+
+/**
+ * A plain object: class-validator's IsObject, with a message that says an array is not one.
+ *
+ * @example
+ * class Schema { @IsPlainObject("options must be an object") options?: object; }
+ */
+export function IsPlainObject(message: string, validationOptions?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: "isPlainObject",
+      validator: {
+        validate: (value: unknown) => isPlainObject(value),
+        defaultMessage: (args) => `${message} (got ${Array.isArray(args?.value) ? "an array" : args?.value === null ? "null" : typeof args?.value})`,
+      },
+    },
+    validationOptions,
+  );
+}
+
 /** The top level of `configureCachePage(...)`. */
 export class CachePageConfigSchema {
   @IsOptional()
@@ -20,7 +79,7 @@ export class CachePageConfigSchema {
   defaultBackend?: string;
 
   @IsOptional()
-  @IsObject({ message: "backends must be an object mapping names to { backend, options }" })
+  @IsPlainObject("backends must be an object mapping names to { backend, options }, e.g. { main: { backend: \"keyv\" } }")
   backends?: Record<string, unknown>;
 
   @IsOptional()
@@ -39,8 +98,7 @@ export class CachePageConfigSchema {
   maxBodySize?: number;
 
   @IsOptional()
-  @IsInt({ message: "storeTimeoutMs must be a whole number of milliseconds" })
-  @Min(1, { message: "storeTimeoutMs must be at least 1 millisecond" })
+  @IsTimerMs("storeTimeoutMs")
   storeTimeoutMs?: number;
 
   @IsOptional()
@@ -49,12 +107,13 @@ export class CachePageConfigSchema {
     validator: {
       validate: (v: unknown) => {
         if (v === false) return true;
-        if (!v || typeof v !== "object") return false;
-        const { failureThreshold, cooldownMs, ...rest } = v as Record<string, unknown>;
-        const positiveInt = (n: unknown) => n === undefined || (Number.isInteger(n) && (n as number) > 0);
-        return Object.keys(rest).length === 0 && positiveInt(failureThreshold) && positiveInt(cooldownMs);
+        if (!isPlainObject(v)) return false;
+        const { failureThreshold, cooldownMs, ...rest } = v;
+        const positiveInt = (n: unknown) => n === undefined || (Number.isInteger(n) && (n as number) > 0 && (n as number) <= Number.MAX_SAFE_INTEGER);
+        return Object.keys(rest).length === 0 && positiveInt(failureThreshold) && (cooldownMs === undefined || isTimerMs(cooldownMs));
       },
-      defaultMessage: () => "circuitBreaker must be false or { failureThreshold?: positive integer, cooldownMs?: positive integer }",
+      defaultMessage: () =>
+        `circuitBreaker must be false or { failureThreshold?: a positive whole number, cooldownMs?: whole milliseconds from 1 to ${MAX_TIMER_MS} }`,
     },
   })
   circuitBreaker?: false | { failureThreshold?: number; cooldownMs?: number };
@@ -67,7 +126,7 @@ export class BackendEntrySchema {
   backend!: unknown;
 
   @IsOptional()
-  @IsObject({ message: "options must be an object" })
+  @IsPlainObject("options must be an object of the backend's options")
   options?: Record<string, unknown>;
 }
 
@@ -90,7 +149,7 @@ function IsStoreSpec(validationOptions?: ValidationOptions): PropertyDecorator {
       name: "isStoreSpec",
       validator: {
         validate: (value: unknown) =>
-          (typeof value === "string" && storeKindOfUrl(value) !== undefined) || (typeof value === "object" && value !== null),
+          (typeof value === "string" && storeKindOfUrl(value) !== undefined) || isPlainObject(value),
         defaultMessage: () =>
           "store must be a URL starting with redis://, rediss://, sqlite://, postgres:// or postgresql://, a Keyv adapter or a Keyv instance",
       },
@@ -111,8 +170,35 @@ export class KeyvBackendOptionsSchema {
   namespace?: string;
 
   @IsOptional()
-  @IsObject({ message: "surrogateIndex must be an instance of a BaseSurrogateIndex subclass" })
+  @IsPlainObject("surrogateIndex must be an instance of a BaseSurrogateIndex subclass")
   surrogateIndex?: unknown;
+
+  @IsOptional()
+  @IsInt({ message: "maxBytes must be a whole number of bytes" })
+  @Min(1, { message: "maxBytes must be at least 1 byte" })
+  maxBytes?: number;
+
+  @IsOptional()
+  @IsInt({ message: "maxTags must be a whole number of tags" })
+  @Min(0, { message: "maxTags must be 0 or more" })
+  maxTags?: number;
+
+  @IsOptional()
+  @IsTimerMs("storeTimeoutMs")
+  storeTimeoutMs?: number;
+
+  @IsOptional()
+  @ValidateBy({
+    name: "isLocalTier",
+    validator: {
+      // The two-tier option (SPEC §9) is validated by the class once it exists; until then say so.
+      validate: () => false,
+      defaultMessage: () =>
+        "local (the two-tier option: a bounded in-process tier in front of a shared Redis store) is coming in the next release; " +
+        "remove it for now and use the shared store alone",
+    },
+  })
+  local?: unknown;
 
   @IsOptional()
   @ValidateBy({
@@ -120,7 +206,7 @@ export class KeyvBackendOptionsSchema {
     validator: {
       validate: (v: unknown) => {
         if (v === false) return true;
-        if (!v || typeof v !== "object" || Array.isArray(v)) return false;
+        if (!isPlainObject(v)) return false;
         const { every, batchSize, ...rest } = v as Record<string, unknown>;
         const int = (n: unknown, min: number) => n === undefined || (Number.isInteger(n) && (n as number) >= min);
         return Object.keys(rest).length === 0 && int(every, 0) && int(batchSize, 1);

@@ -1,4 +1,5 @@
 import { getMetadataArgsStorage } from "routing-controllers";
+import { assertBackendConfigured } from "../config/configure";
 import { CachePageOptionsError } from "../config/errors";
 import { allRecords, related, type ActionRecord } from "./actionRegistry";
 
@@ -75,5 +76,7 @@ export function verifyDecoratedActions(target: Function): void {
         `@CachePage on ${record.where}: only GET and HEAD responses are cached, but the action is @${String(wrong.type).toUpperCase()}; use @Get or remove @CachePage`,
       );
     }
+    // A misspelt backend name fails when the app is created, not as a bypass at every request.
+    if (typeof record.options.backend === "string") assertBackendConfigured(record.options.backend, `@CachePage on ${record.where}`);
   }
 }

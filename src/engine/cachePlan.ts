@@ -1,5 +1,6 @@
 import type { BaseCacheBackend } from "../backends/base";
 import { buildStorageKey } from "../keys/storageKey";
+import { retainBackend } from "../config/configure";
 import { reportProblem } from "../logger";
 import type { CacheRequest, LookupResult, TagRef } from "../model";
 import { strongEtag } from "../http/conditional";
@@ -7,6 +8,7 @@ import type { HeaderBag } from "../http/headers";
 import { guardedStoreCall, isCircuitOpen } from "../http/storeGuard";
 import { acceptsEncoding, sameVariant } from "../http/vary";
 import { decidePage, finalVerdict, type PageDecision, type StorablePage } from "./missPolicy";
+import type { RequestTrace } from "../telemetry/events";
 import { replyFromEntry, type Reply, type StoredTimes } from "./replies";
 import type { ActionCacheSettings } from "./settings";
 import { currentFlight, startFlight, waitFor, type Flight } from "./singleFlight";
@@ -39,6 +41,8 @@ export class CachePlan {
   readonly authorizedRequest: boolean;
   /** A stale entry to send instead of an error (staleIfError). */
   staleFallback?: Reply;
+  /** Set while someone listens on `custom-cache-page:request`. */
+  trace?: RequestTrace;
   private variant: Variant;
   private token: unknown;
   private lookedUp = false;
@@ -47,6 +51,8 @@ export class CachePlan {
   private committing = false;
   private lockToken?: string;
   private page?: StorablePage;
+  /** Keeps the backend open while this request uses it (a configureCachePage that replaces it waits). */
+  private releaseBackend?: () => void;
 
   constructor(
     readonly settings: ActionCacheSettings,
@@ -64,6 +70,14 @@ export class CachePlan {
     this.surrogateKeys = tagNames(tags);
     this.authorizedRequest = request.headers.authorization !== undefined;
     this.variant = variantOf(settings.memory.varyNames, request);
+    this.releaseBackend = retainBackend(backend);
+  }
+
+  /** This request is done with the backend. Idempotent. */
+  endRequest(): void {
+    const release = this.releaseBackend;
+    this.releaseBackend = undefined;
+    release?.();
   }
 
   /** The key this request's variant is stored under. */
@@ -132,11 +146,13 @@ export class CachePlan {
 
   /** The response will never finish (the client went away): nothing is stored, waiters are released. */
   abandon(): void {
+    if (this.page) this.trace?.finish("miss", { stored: false, reason: "the response did not complete" });
     this.page = undefined;
     if (!this.committing) this.settleFlight();
   }
 
   private settleFlight(): void {
+    this.endRequest();
     this.flight?.settle();
     const token = this.lockToken;
     if (token === undefined) return;
@@ -230,6 +246,12 @@ export class CachePlan {
   onPage(status: number, headers: HeaderBag, body: Buffer | undefined, markedDoNotCache: boolean, declaredLength?: number): PageDecision {
     const decision = decidePage(this, { status, headers, body, declaredLength, markedDoNotCache, lookedUp: this.lookedUp, lookupFailed: this.lookupFailed, now: Date.now() });
     this.page = decision.page;
+    const trace = this.trace;
+    if (trace) {
+      trace.actionEnded();
+      if (decision.replaceWith) trace.finish("stale", { reason: decision.reason });
+      else if (!decision.page) trace.finish(decision.label === "MISS" ? "miss" : "bypass", { reason: decision.reason, stored: false });
+    }
     if (!decision.page) this.release();
     return decision;
   }
@@ -244,9 +266,11 @@ export class CachePlan {
     this.page = undefined;
     const verdict = page && this.lookedUp ? finalVerdict(page, finalHeaders) : undefined;
     if (!page || !verdict?.store) {
+      this.trace?.finish("miss", { stored: false, reason: verdict && !verdict.store ? verdict.reason : undefined });
       this.release();
       return Promise.resolve();
     }
+    this.trace?.finish("miss", { stored: true });
     learnVaryNames(this.settings.memory, verdict.varyNames);
     const variant = variantOf(verdict.varyNames, this.request);
     // The entry key uses every name the action varies on, the values checked on a hit only its own.

@@ -1,5 +1,5 @@
 import type { BaseCacheBackend } from "../backends/base";
-import { getCacheBackend } from "../config/configure";
+import { getCacheBackend, registerActionBackend } from "../config/configure";
 import { reportProblem } from "../logger";
 import type { CacheRequest, TagRef } from "../model";
 import type { HeaderBag } from "../http/headers";
@@ -37,7 +37,14 @@ export function decide(settings: ActionCacheSettings, request: CacheRequest, nat
     }
     const tags = tagsFor(settings, request);
     if (isMarkedDoNotCache(request)) return { kind: "bypass", reason: "doNotCache" };
-    const backend: BaseCacheBackend = typeof settings.backend === "object" ? settings.backend : getCacheBackend(settings.backend);
+    let backend: BaseCacheBackend;
+    if (typeof settings.backend === "object") {
+      backend = settings.backend;
+      // invalidateTag without a backend name reaches every instance an action was given.
+      registerActionBackend(backend);
+    } else {
+      backend = getCacheBackend(settings.backend);
+    }
     return { kind: "cache", plan: new CachePlan(settings, request, prefix, key, tags, backend, native.preset, native.refresh) };
   } catch (error) {
     if (error instanceof UserNotResolved || (error instanceof Error && error.cause instanceof UserNotResolved)) {

@@ -29,8 +29,10 @@ export interface StorablePage {
 export interface PageDecision {
   /** Set when the response may be stored: record its body, and call `onLeft` once it left. */
   page?: StorablePage;
-  /** Why it will not be stored (for the logger and the tests). */
+  /** Why it will not be stored (for the logger and telemetry). */
   reason?: string;
+  /** The cache label the response goes out with. */
+  label?: "MISS" | "BYPASS";
   /** Headers to set on the response before it is sent. */
   headers: Record<string, string | string[]>;
   /** Headers to remove (prepareResponse may drop some). */
@@ -75,6 +77,7 @@ export function decidePage(plan: CachePlan, input: PageInput): PageDecision {
   const existingStatus = headers["cache-status"] as string | string[] | undefined;
   const notStored = (label: "BYPASS" | "MISS", reason: string): PageDecision => ({
     reason,
+    label,
     headers: statusHeaders(label, label === "MISS" ? { kind: "miss", stored: false, detail: reason } : { kind: "bypass", detail: reason }, existingStatus),
     remove: [],
   });
@@ -133,7 +136,7 @@ export function decidePage(plan: CachePlan, input: PageInput): PageDecision {
     ...(encoding ? { encoding } : {}),
     noStale: freshness.mustRevalidate,
   };
-  return { page, headers: add, remove };
+  return { page, headers: add, remove, label: "MISS" };
 }
 
 /**

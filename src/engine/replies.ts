@@ -13,6 +13,8 @@ export interface Reply {
   body: Buffer | undefined;
   /** Headers that differ on every reply (`Age`, `Cache-Status`), sent besides `headers`. */
   extra: Record<string, string>;
+  /** Fresh or stale (for telemetry). */
+  label: "HIT" | "STALE";
 }
 
 /** The cache's status word in `X-Cache` (or the configured header). */
@@ -124,9 +126,9 @@ export function replyFromEntry(
     for (const [name, value] of Object.entries(h)) {
       if (NOT_MODIFIED_HEADERS.has(name) || name === labelHeader) notModified[name] = value;
     }
-    return { status: 304, headers: notModified, body: undefined, extra };
+    return { status: 304, headers: notModified, body: undefined, extra, label };
   }
-  return { status: template.status, headers: h, body: template.body, extra };
+  return { status: template.status, headers: h, body: template.body, extra, label };
 }
 
 function first(value: string | string[] | undefined): string | undefined {

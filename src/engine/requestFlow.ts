@@ -8,6 +8,7 @@ import type { CachePlan } from "./cachePlan";
 import { decide, type RequestDecision } from "./decision";
 import { statusHeaders, type Reply } from "./replies";
 import type { ActionCacheSettings } from "./settings";
+import { traceRequest, type RequestTrace } from "../telemetry/events";
 
 /**
  * What the engine needs from a framework driver about one request. A driver only reads the
@@ -49,44 +50,68 @@ export type Opening =
  * `@CurrentUser` checks ran. Never rejects.
  */
 export function openRequest(settings: ActionCacheSettings, guarded: boolean, driver: DriverRequest): Opening | Promise<Opening> {
+  const trace = traceRequest(settings.identity, driver.view.method.toUpperCase());
   const refresh = takeRefreshMarker(driver.nativeHeaders, driver.rawHeaders);
   const native = { marked: false, preset: driver.presetHeaders(), refresh };
   native.marked = driver.marks.some((m) => (m as { doNotCache?: unknown }).doNotCache === true);
   const needsUser = driver.hasUserChecker();
   const source: UserSource = needsUser ? { resolved: false } : { resolved: true, user: driver.nativeUser() };
   const request = buildCacheRequest(driver.view, source, driver.marks);
-  if (needsUser && settings.memory.readsUser) return withUser(settings, guarded, driver, request, native);
+  if (needsUser && settings.memory.readsUser) return withUser(settings, guarded, driver, request, native, trace);
   const decision = decide(settings, request, native);
-  if (decision.kind === "needs-user") return withUser(settings, guarded, driver, request, native);
-  return opened(decision, guarded, driver);
+  if (decision.kind === "needs-user") return withUser(settings, guarded, driver, request, native, trace);
+  return opened(decision, guarded, driver, trace);
 }
 
-async function withUser(settings: ActionCacheSettings, guarded: boolean, driver: DriverRequest, request: CacheRequest, native: Parameters<typeof decide>[2]): Promise<Opening> {
+async function withUser(
+  settings: ActionCacheSettings,
+  guarded: boolean,
+  driver: DriverRequest,
+  request: CacheRequest,
+  native: Parameters<typeof decide>[2],
+  trace: RequestTrace | undefined,
+): Promise<Opening> {
   try {
     request.user = await driver.resolveUser();
   } catch (error) {
     const reason = `@CachePage on ${settings.where}: currentUserChecker threw; the request ran uncached`;
     reportProblem(`user:${settings.where}`, reason, error);
-    return bypassOf(reason);
+    return bypassOf(reason, trace);
   }
-  return opened(decide(settings, request, native), guarded, driver);
+  return opened(decide(settings, request, native), guarded, driver, trace);
 }
 
-function opened(decision: RequestDecision, guarded: boolean, driver: DriverRequest): Opening | Promise<Opening> {
-  if (decision.kind === "pass") return decision;
-  if (decision.kind === "bypass") return bypassOf(decision.reason);
-  if (decision.kind === "needs-user") return bypassOf("the current user could not be resolved");
+function opened(decision: RequestDecision, guarded: boolean, driver: DriverRequest, trace: RequestTrace | undefined): Opening | Promise<Opening> {
+  if (decision.kind === "pass") {
+    trace?.finish("pass");
+    return decision;
+  }
+  if (decision.kind === "bypass") return bypassOf(decision.reason, trace);
+  if (decision.kind === "needs-user") return bypassOf("the current user could not be resolved", trace);
   const { plan } = decision;
+  plan.trace = trace;
   if (guarded) return { kind: "run", plan, late: true };
   const immediate = plan.lookupNow();
-  if (immediate) return { kind: "reply", reply: immediate };
+  if (immediate) return answered(plan, immediate);
   return plan.lookup(refresher(plan, driver)).then(
-    (reply): Opening => (reply ? { kind: "reply", reply } : { kind: "run", plan, late: false }),
-    (): Opening => ({ kind: "run", plan, late: false }), // lookup never rejects; this is only a seat belt
+    (reply): Opening => (reply ? answered(plan, reply) : running(plan)),
+    (): Opening => running(plan), // lookup never rejects; this is only a seat belt
   );
 }
 
-function bypassOf(reason: string): Opening {
+function answered(plan: CachePlan, reply: Reply): Opening {
+  plan.trace?.finish(reply.label === "STALE" ? "stale" : "hit");
+  plan.endRequest();
+  return { kind: "reply", reply };
+}
+
+function running(plan: CachePlan): Opening {
+  plan.trace?.actionStarts();
+  return { kind: "run", plan, late: false };
+}
+
+function bypassOf(reason: string, trace: RequestTrace | undefined): Opening {
+  trace?.finish("bypass", { reason });
   return { kind: "bypass", headers: statusHeaders("BYPASS", { kind: "bypass", detail: reason }) };
 }
 
@@ -95,9 +120,15 @@ function bypassOf(reason: string): Opening {
  * checks passed: the hit to send, or undefined when the action runs. A middleware that ran after
  * the cache's may have called `doNotCache`: then no hit is served.
  */
-export function lookUpLate(plan: CachePlan, driver: Pick<DriverRequest, "socket">, marked: boolean): Promise<Reply | undefined> {
-  if (marked) return Promise.resolve(undefined);
-  return plan.lookup(refresher(plan, driver));
+export async function lookUpLate(plan: CachePlan, driver: Pick<DriverRequest, "socket">, marked: boolean): Promise<Reply | undefined> {
+  const reply = marked ? undefined : await plan.lookup(refresher(plan, driver));
+  if (reply) {
+    plan.trace?.finish(reply.label === "STALE" ? "stale" : "hit");
+    plan.endRequest();
+  } else {
+    plan.trace?.actionStarts();
+  }
+  return reply;
 }
 
 function refresher(plan: CachePlan, driver: Pick<DriverRequest, "socket">): () => boolean {

@@ -1,8 +1,10 @@
 import { Service } from "typedi";
-import { invalidateKey, invalidateTag, invalidateTags } from "./invalidate";
+import { invalidateKey, invalidateTag, invalidateTags, type InvalidateKeyOptions, type InvalidateOptions } from "./invalidate";
 
 /**
- * Invalidation as a typedi service: inject it into controllers and services.
+ * Invalidation as a typedi service: inject it into controllers and services. Each method is the
+ * function of the same name: every backend by default, a `CacheInvalidationError` when a store
+ * cannot be reached (within its store timeout plus one second).
  *
  * @example
  * @Service()
@@ -18,17 +20,17 @@ import { invalidateKey, invalidateTag, invalidateTags } from "./invalidate";
 @Service()
 export class Invalidator {
   /** See {@link invalidateTag}. */
-  invalidateTag(tag: string, backend?: string): Promise<number> {
-    return invalidateTag(tag, backend);
+  invalidateTag(tag: string, target?: string | InvalidateOptions): Promise<number> {
+    return invalidateTag(tag, target);
   }
 
   /** See {@link invalidateTags}. */
-  invalidateTags(tags: string[], backend?: string): Promise<number> {
-    return invalidateTags(tags, backend);
+  invalidateTags(tags: string[], target?: string | InvalidateOptions): Promise<number> {
+    return invalidateTags(tags, target);
   }
 
-  /** Deletes one entry; `key` is what `keyFunc` returned, `prefix` the action's prefix if any. */
-  invalidateKey(key: string, options?: { backend?: string; prefix?: string }): Promise<boolean> {
+  /** See {@link invalidateKey}: `key` is what `keyFunc` returned, `prefix` the action's prefix if any. */
+  invalidateKey(key: string, options?: InvalidateKeyOptions): Promise<boolean> {
     return invalidateKey(key, options);
   }
 }

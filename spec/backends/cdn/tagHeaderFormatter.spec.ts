@@ -124,9 +124,9 @@ describe("tagHeaderFormatter", () => {
     });
 
     it("splits the Varnish header below Varnish's 8 KB header line limit", () => {
-      const keys = Array.from({ length: 100 }, (_, i) => `${i}-${"v".repeat(200)}`);
+      const keys = Array.from({ length: 70 }, (_, i) => `${i}-${"v".repeat(200)}`); // 14 KB: split, not hashed
       const { values } = formatTagHeader(keys, varnishTagHeader());
-      expect(values.length).to.be.greaterThan(2);
+      expect(values.length).to.be.greaterThan(1);
       for (const value of values) expect(bytes(value)).to.be.at.most(8000);
     });
 
@@ -187,7 +187,7 @@ describe("tagHeaderFormatter", () => {
     });
 
     it("sends a split header as an array of values", () => {
-      const keys = Array.from({ length: 600 }, (_, i) => `p-${i}-${"y".repeat(40)}`);
+      const keys = Array.from({ length: 300 }, (_, i) => `p-${i}-${"y".repeat(40)}`);
       const header = applyTagHeader(response(), keys, varnishTagHeader()).response.headers.xkey;
       expect(header).to.be.an("array").with.length.greaterThan(1);
     });

@@ -19,12 +19,38 @@ import type { TagHeaderFormatter } from "./tagHeaderFormatter";
  * }
  */
 export abstract class CdnBackendBase extends BaseCacheBackend {
+  /** A CDN keeps no entries of this process: it never conflicts with a local or a shared store. */
+  override readonly storeScope = "none" as const;
+  /** A purge settles on its own within the purge client's retry budget; an invalidation waits that long (plus 1 s) at most. */
+  override readonly storeTimeoutMs: number;
+
+  /**
+   * @param softPurgeClient purges for `invalidateTag(t, { mode: "stale" })` (Fastly's
+   *   `Fastly-Soft-Purge: 1`, Varnish's `xkey-softpurge`); without one, stale mode purges.
+   */
   constructor(
     options: Record<string, unknown>,
     readonly tagHeader: TagHeaderFormatter,
     readonly purgeClient: PurgeClient,
+    readonly softPurgeClient: PurgeClient = purgeClient,
   ) {
     super(options);
+    this.storeTimeoutMs = purgeClient.retryBudgetMs;
+  }
+
+  /** What a purge of `keys` sends: the header's keys (and their hash buckets when the header used them). */
+  protected purgeKeysOf(keys: readonly string[]): string[] {
+    return this.tagHeader.purgeKeys?.(keys) ?? this.tagHeader.normalizeKeys(keys);
+  }
+
+  /** Purges with the backend's own purge mode; `deleted` is what the CDN says it purged. */
+  override async invalidateTagsDetailed(tags: string[]): Promise<{ deleted: number; versions: Record<string, number> }> {
+    return { deleted: await this.invalidateBySurrogates(tags), versions: {} };
+  }
+
+  /** A soft purge where the CDN has one (the stale objects are served while refetched); else a purge. */
+  override async invalidateBySurrogatesStale(tags: string[]): Promise<number> {
+    return this.softPurgeClient.purge(this.purgeKeysOf(tags));
   }
 
   async get(key: string): Promise<CachedResponse | undefined> {
@@ -48,7 +74,7 @@ export abstract class CdnBackendBase extends BaseCacheBackend {
 
   /** Purges several tags in as few requests as the CDN allows. */
   override async invalidateBySurrogates(keys: string[]): Promise<number> {
-    return this.purgeClient.purge(this.tagHeader.normalizeKeys(keys));
+    return this.purgeClient.purge(this.purgeKeysOf(keys));
   }
 
   /**
@@ -58,6 +84,15 @@ export abstract class CdnBackendBase extends BaseCacheBackend {
    */
   override prepareResponse(response: CachedResponse, surrogateKeys: string[]): CachedResponse {
     const outcome = this.tagHeader.apply(response, surrogateKeys);
+    if (outcome.hashed) {
+      const { bytes, limit, keys, buckets } = outcome.hashed;
+      reportProblem(
+        `cdn-tag-hashed:${this.constructor.name}`,
+        `${this.constructor.name}: ${keys} tags need ${bytes} bytes in the ${this.tagHeader.headerName} header, over the limit of ${limit}; ` +
+          `the response carries ${buckets} hash-bucket keys instead, and every purge also purges the bucket of each key, so this page is ` +
+          `still purged by each of its tags (and, sometimes, by others). Give this route fewer tags to keep purges precise.`,
+      );
+    }
     if (outcome.overflow) {
       const { bytes, limit, keys } = outcome.overflow;
       reportProblem(

@@ -317,6 +317,16 @@ export class PurgeClient {
     };
   }
 
+  /**
+   * The longest one purge request may take with its retries and waits (ms): the CDN backend's store timeout.
+   *
+   * @example
+   * new PurgeClient(transport, { batchSize: 100, retryBudgetMs: 5000 }).retryBudgetMs // 5000
+   */
+  get retryBudgetMs(): number {
+    return this.settings.retryBudgetMs;
+  }
+
   /** Purges `keys`; resolves with the total the transport counted, or rejects with a {@link CdnPurgeError}. */
   async purge(keys: readonly string[]): Promise<number> {
     const unique = dedupeKeys(keys, this.settings.keyIdentity);

@@ -29,6 +29,19 @@ export interface TagHeaderRules {
    * does not keep a response it could not purge by every tag.
    */
   onOverflow: "split" | "private";
+  /**
+   * Most bytes of all tag header fields together (default: no limit beyond `maxHeaderBytes` per
+   * field). Past it, the keys are replaced by hash buckets when `hashBuckets` is set, else the
+   * response is made `private`.
+   */
+  maxTotalBytes?: number;
+  /**
+   * When the keys pass `maxTotalBytes`: send instead the bucket key of each (`ccp-b-<3 hex>`, one of
+   * `hashBuckets` buckets, at most 1024), and purge every key together with its bucket key, so a
+   * page with too many tags is still purged by each of them (and sometimes by other tags that share
+   * a bucket: it is purged more often, never served stale). Every process must use the same value.
+   */
+  hashBuckets?: number;
 }
 
 /**
@@ -88,7 +101,50 @@ export function varnishTagHeader(headerName = "xkey"): TagHeaderRules {
     maxHeaderBytes: 8000,
     caseInsensitive: false,
     onOverflow: "split",
+    // varnishd answers 503 for a backend response whose headers pass http_resp_size (32 KB in all):
+    // the tags keep to half of it, past that they go by hash bucket (at most ~10 KB).
+    maxTotalBytes: VARNISH_MAX_TAG_BYTES,
+    hashBuckets: DEFAULT_HASH_BUCKETS,
   };
+}
+
+/**
+ * The most bytes of `xkey` header fields a Varnish response gets before its keys go by hash bucket:
+ * half of varnishd's default `http_resp_size` (32 KB for every header of a backend response).
+ *
+ * @example
+ * new VarnishBackend({ urls, tagHeaderFormatter: new CdnTagHeaderFormatter({ ...varnishTagHeader(), maxTotalBytes: VARNISH_MAX_TAG_BYTES / 2 }) });
+ */
+export const VARNISH_MAX_TAG_BYTES = 16000;
+
+/** Buckets of the hashed form of a tag set too large for the header (see `TagHeaderRules.hashBuckets`). */
+export const DEFAULT_HASH_BUCKETS = 1024;
+
+const BUCKET_PREFIX = "ccp-b-";
+const BUCKET_KEY = /^ccp-b-[0-9a-f]{3}$/;
+
+/**
+ * True for a hash bucket key (`ccp-b-` and 3 hex digits), see {@link hashBucketKey}.
+ *
+ * @example
+ * isHashBucketKey("ccp-b-1f3") // true
+ */
+export function isHashBucketKey(key: string): boolean {
+  return BUCKET_KEY.test(key);
+}
+
+/**
+ * The hash bucket key of a normalised key: `ccp-b-` and 3 hex digits (MD5 of the key modulo
+ * `buckets`). A bucket key is its own bucket, so preparing a response twice changes nothing.
+ *
+ * @example
+ * hashBucketKey("product-1", 1024) // e.g. "ccp-b-1f3"
+ */
+export function hashBucketKey(normalizedKey: string, buckets: number = DEFAULT_HASH_BUCKETS): string {
+  if (BUCKET_KEY.test(normalizedKey)) return normalizedKey;
+  const n = Math.max(1, Math.min(4096, Math.floor(buckets)));
+  const bucket = createHash("md5").update(normalizedKey, "utf8").digest().readUInt32BE(0) % n;
+  return `${BUCKET_PREFIX}${bucket.toString(16).padStart(3, "0")}`;
 }
 
 /** Length of the readable head kept in front of the hash of a long key. */
@@ -170,6 +226,8 @@ export interface TagHeaderValues {
   keys: string[];
   /** Set when the keys did not fit one value and the rules say `private`. */
   overflow?: { bytes: number; limit: number };
+  /** Set when the keys passed `maxTotalBytes` and went out as hash buckets instead. */
+  hashed?: { bytes: number; limit: number; buckets: number };
 }
 
 /**
@@ -182,6 +240,37 @@ export interface TagHeaderValues {
  */
 export function formatTagHeader(keys: readonly string[], rules: TagHeaderRules): TagHeaderValues {
   const normalized = normalizeCdnKeys(keys, rules);
+  if (rules.maxTotalBytes !== undefined) {
+    const bytes = Buffer.byteLength(normalized.join(rules.separator));
+    if (bytes > rules.maxTotalBytes) {
+      if (!rules.hashBuckets) return { values: [], keys: normalized, overflow: { bytes, limit: rules.maxTotalBytes } };
+      const buckets = [...new Set(normalized.map((k) => hashBucketKey(k, rules.hashBuckets)))];
+      const split = joinValues(buckets, rules);
+      return { values: split, keys: normalized, hashed: { bytes, limit: rules.maxTotalBytes, buckets: buckets.length } };
+    }
+  }
+  const values = joinValues(normalized, rules);
+  if (values.length > 1 && rules.onOverflow === "private") {
+    const bytes = Buffer.byteLength(normalized.join(rules.separator));
+    return { values: [], keys: normalized, overflow: { bytes, limit: rules.maxHeaderBytes } };
+  }
+  return { values, keys: normalized };
+}
+
+/**
+ * The keys a purge of `keys` sends: the normalised keys and, when the rules hash oversized tag
+ * sets, the bucket key of each, so pages whose header carried buckets are purged too.
+ *
+ * @example
+ * purgeKeysFor(["products"], varnishTagHeader()) // ["products", "ccp-b-…"]
+ */
+export function purgeKeysFor(keys: readonly string[], rules: TagHeaderRules): string[] {
+  const normalized = normalizeCdnKeys(keys, rules);
+  if (!rules.hashBuckets || rules.maxTotalBytes === undefined) return normalized;
+  return [...new Set([...normalized, ...normalized.map((k) => hashBucketKey(k, rules.hashBuckets))])];
+}
+
+function joinValues(normalized: readonly string[], rules: TagHeaderRules): string[] {
   const values: string[] = [];
   let current = "";
   for (const key of normalized) {
@@ -194,11 +283,7 @@ export function formatTagHeader(keys: readonly string[], rules: TagHeaderRules):
     current = key;
   }
   if (current !== "") values.push(current);
-  if (values.length > 1 && rules.onOverflow === "private") {
-    const bytes = Buffer.byteLength(normalized.join(rules.separator));
-    return { values: [], keys: normalized, overflow: { bytes, limit: rules.maxHeaderBytes } };
-  }
-  return { values, keys: normalized };
+  return values;
 }
 
 /**
@@ -226,6 +311,8 @@ export interface TagHeaderOutcome {
   response: CachedResponse;
   /** Set when the tags did not fit and the response was made `private` (Cloudflare). */
   overflow?: { bytes: number; limit: number; keys: number };
+  /** Set when the tags went out as hash buckets (Varnish). */
+  hashed?: { bytes: number; limit: number; keys: number; buckets: number };
 }
 
 /**
@@ -248,7 +335,8 @@ export function applyTagHeader(response: CachedResponse, keys: readonly string[]
   }
   if (formatted.values.length === 1) headers[rules.headerName] = formatted.values[0];
   else if (formatted.values.length > 1) headers[rules.headerName] = formatted.values;
-  return { response: { ...response, headers } };
+  const hashed = formatted.hashed ? { ...formatted.hashed, keys: formatted.keys.length } : undefined;
+  return hashed ? { response: { ...response, headers }, hashed } : { response: { ...response, headers } };
 }
 
 /**
@@ -265,6 +353,8 @@ export interface TagHeaderFormatter {
   readonly headerName: string;
   /** The keys as the CDN knows them (header and purge). */
   normalizeKeys(keys: readonly string[]): string[];
+  /** Optional: what a purge of `keys` sends, when more than {@link normalizeKeys} (e.g. hash bucket keys). */
+  purgeKeys?(keys: readonly string[]): string[];
   /** The response with the tag header. */
   apply(response: CachedResponse, keys: readonly string[]): TagHeaderOutcome;
 }
@@ -281,6 +371,12 @@ export class CdnTagHeaderFormatter implements TagHeaderFormatter {
 
   constructor(rules: TagHeaderRules) {
     // A key must always fit in a header value, else splitting could not place it.
+    if (rules.hashBuckets !== undefined && !(Number.isInteger(rules.hashBuckets) && rules.hashBuckets >= 1 && rules.hashBuckets <= 4096)) {
+      throw new RangeError(`${rules.cdn} tag header rules: hashBuckets must be a whole number from 1 to 4096 (got ${String(rules.hashBuckets)})`);
+    }
+    if (rules.maxTotalBytes !== undefined && !(rules.maxTotalBytes >= rules.maxHeaderBytes || rules.maxTotalBytes >= 4096)) {
+      throw new RangeError(`${rules.cdn} tag header rules: maxTotalBytes must be at least 4096 (got ${String(rules.maxTotalBytes)})`);
+    }
     if (!(rules.maxKeyBytes > HASH_MARK.length + 32) || !(rules.maxHeaderBytes >= rules.maxKeyBytes)) {
       throw new RangeError(
         `${rules.cdn} tag header rules: maxKeyBytes must be over ${HASH_MARK.length + 32} and at most maxHeaderBytes (got ${rules.maxKeyBytes} and ${rules.maxHeaderBytes})`,
@@ -295,6 +391,10 @@ export class CdnTagHeaderFormatter implements TagHeaderFormatter {
 
   normalizeKeys(keys: readonly string[]): string[] {
     return normalizeCdnKeys(keys, this.rules);
+  }
+
+  purgeKeys(keys: readonly string[]): string[] {
+    return purgeKeysFor(keys, this.rules);
   }
 
   apply(response: CachedResponse, keys: readonly string[]): TagHeaderOutcome {
