@@ -119,6 +119,10 @@ describe("HTTP rules (pure)", () => {
       expect(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT")).to.equal(ms);
       expect(parseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT")).to.equal(ms);
       expect(parseHttpDate("Sun Nov  6 08:49:37 1994")).to.equal(ms);
+      for (const bad of ["Sun, 06 Nov 1994 08:49:37 UTC", "Sun 06 Nov 1994 08:49:37 GMT", "Sun,  06 Nov 1994 08:49:37 GMT", "Sun, 06-Nov-1994 08:49:37 GMT", "Sun, 06 Nov 1994 8:49:37 GMT", "sun, 06 nov 1994 08:49:37 gmt"]) {
+        expect(parseHttpDate(bad), bad).to.equal(undefined);
+      }
+      expect(parseHttpDate(["Sun, 06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT"]), "two Expires lines").to.equal(undefined);
       expect(parseHttpDate("0")).to.equal(undefined);
       expect(parseHttpDate("-1")).to.equal(undefined);
       expect(parseHttpDate("")).to.equal(undefined);

@@ -55,7 +55,7 @@ export function settingsOf(record: ActionRecord): ActionCacheSettings {
     staleIfError: o.staleIfError,
     flightWaitMs: o.lock?.wait ?? DEFAULT_FLIGHT_WAIT_MS,
     lock: o.lock,
-    memory: { varyNames: [], readsUser: false },
+    memory: { varyByKey: new Map(), readsUser: false },
   };
   return record.settings;
 }

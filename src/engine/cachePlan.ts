@@ -12,7 +12,7 @@ import type { RequestTrace } from "../telemetry/events";
 import { replyFromEntry, type Reply, type StoredTimes } from "./replies";
 import type { ActionCacheSettings } from "./settings";
 import { currentFlight, startFlight, waitFor, type Flight } from "./singleFlight";
-import { learnVaryNames, variantOf, type Variant } from "./variants";
+import { learnVaryNames, variantOf, varyNamesOf, type Variant } from "./variants";
 
 type LookupOutcome =
   | { kind: "failed" }
@@ -69,7 +69,7 @@ export class CachePlan {
   ) {
     this.surrogateKeys = tagNames(tags);
     this.authorizedRequest = request.headers.authorization !== undefined;
-    this.variant = variantOf(settings.memory.varyNames, request);
+    this.variant = variantOf(varyNamesOf(settings.memory, this.flightKey), request);
     this.releaseBackend = retainBackend(backend);
   }
 
@@ -111,7 +111,7 @@ export class CachePlan {
     if (flight) {
       await waitFor(flight, this.settings.flightWaitMs);
       // The leader may have learned what the action varies on: look up this request's variant.
-      this.variant = variantOf(this.settings.memory.varyNames, this.request);
+      this.variant = variantOf(varyNamesOf(this.settings.memory, this.flightKey), this.request);
       const again = await this.read(Date.now());
       return again.kind === "fresh" ? again.reply : undefined;
     }
@@ -271,10 +271,9 @@ export class CachePlan {
       return Promise.resolve();
     }
     this.trace?.finish("miss", { stored: true });
-    learnVaryNames(this.settings.memory, verdict.varyNames);
+    learnVaryNames(this.settings.memory, this.flightKey, verdict.varyNames);
     const variant = variantOf(verdict.varyNames, this.request);
-    // The entry key uses every name the action varies on, the values checked on a hit only its own.
-    this.variant = variantOf(this.settings.memory.varyNames, this.request);
+    this.variant = variant;
     const meta: EntryMeta = {
       action: this.settings.identity,
       storedAt: page.storedAt,

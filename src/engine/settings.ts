@@ -5,10 +5,11 @@ import type { TagSpec } from "../tags/resolveTags";
 /** What the engine learns about an action while it serves it (kept with the action, in process). */
 export interface ActionMemory {
   /**
-   * Every request header name the action's responses were seen to vary on, sorted: the entry key
-   * of a request holds their values, so a hit needs no extra round trip to learn them.
+   * Per key (prefix and `keyFunc` result), the request header names its response was seen to vary
+   * on: the entry key of a request holds their values, so a hit needs no extra round trip to learn
+   * them. Bounded; a key it forgot is looked up without variant and learnt again on its miss.
    */
-  varyNames: string[];
+  varyByKey: Map<string, readonly string[]>;
   /** A callback read `CacheRequest.user`: resolve the user before running them. */
   readsUser: boolean;
 }

@@ -29,10 +29,24 @@ function slotOf(names: readonly string[], values: ReadonlyArray<string | null>):
   return digest.readUInt32BE(0) % MAX_VARIANTS_PER_KEY;
 }
 
-/** Adds names the action was seen to vary on; true when the set grew. */
-export function learnVaryNames(memory: ActionMemory, names: readonly string[]): boolean {
-  const missing = names.filter((n) => !memory.varyNames.includes(n));
-  if (missing.length === 0) return false;
-  memory.varyNames = [...memory.varyNames, ...missing].sort();
-  return true;
+/** How many keys per action the variant names are remembered for. */
+const REMEMBERED_KEYS = 10_000;
+
+/** The header names the response under `key` was last seen to vary on (none when unknown). */
+export function varyNamesOf(memory: ActionMemory, key: string): readonly string[] {
+  return memory.varyByKey.get(key) ?? NONE;
+}
+
+const NONE: readonly string[] = [];
+
+/** Remembers what the response under `key` varies on; the least recently learnt key goes first. */
+export function learnVaryNames(memory: ActionMemory, key: string, names: readonly string[]): void {
+  const map = memory.varyByKey;
+  if (names.length === 0) {
+    map.delete(key);
+    return;
+  }
+  map.delete(key);
+  map.set(key, names);
+  if (map.size > REMEMBERED_KEYS) map.delete(map.keys().next().value!);
 }
