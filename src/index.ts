@@ -64,3 +64,5 @@ export { consoleLogger, setCacheLogger, silentLogger, type CacheLogger } from ".
 export { closeCachePage } from "./config/configure";
 export { CacheInvalidationError, InvalidationTimeoutError, CACHE_INVALIDATION_ERROR_CODE, type CacheInvalidationFailure, type CacheInvalidationFailureReason } from "./invalidation/errors";
 export type { InvalidateOptions, InvalidateKeyOptions } from "./invalidation/invalidate";
+export { MemoryStore, type MemoryStoreOptions } from "./stores/memory/MemoryStore";
+export { TagLimitError } from "./backends/TagLimitError";

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Keyv } from "keyv";
 import { KeyvCacheBackend } from "../../src/backends/keyv";
 import { KeyvSurrogateIndex } from "../../src/indexes/keyv";
-import { tagPart } from "../../src/indexes/keyParts";
+import { tagPart } from "../../src/stores/keyParts";
 
 /** A Keyv adapter the cache knows nothing about (think of a document store): strings in a Map. */
 class OtherAdapter {
@@ -55,11 +55,25 @@ describe("KeyvSurrogateIndex", () => {
     const map = new Map<string, unknown>();
     const keyv = new Keyv({ store: map, namespace: "m:index" });
     const index = new KeyvSurrogateIndex(keyv);
-    expect(index.strategy).to.equal("memory");
+    expect(index.strategy).to.equal("native");
     await index.add("t", ["old-1", "old-2"], 60);
     const record = map.get(keyv._getKeyPrefix(tagPart("t"))) as { value: Map<string, number> };
     for (const key of record.value.keys()) record.value.set(key, Date.now() - 1);
     await index.add("t", ["new"], 60);
     expect(await index.getKeys("t")).to.deep.equal(["new"]);
+  });
+});
+
+describe("KeyvCacheBackend on an adapter without capabilities", () => {
+  it("records a versioned tag in the store, so another backend object invalidates it with the new version", async () => {
+    const adapter = new OtherAdapter();
+    const one = new KeyvCacheBackend({ store: adapter as never, namespace: "other-v" });
+    const two = new KeyvCacheBackend({ store: adapter as never, namespace: "other-v" });
+    const tags = [{ name: `undeclared-${Date.now()}`, versioned: true, versionTimeout: 3600 }];
+    const { token } = await one.lookup(":/v", tags);
+    await one.set({ key: ":/v", response: { status: 200, headers: {}, body: Buffer.from("v") }, timeout: 60, surrogateKeys: [tags[0].name], tags, token, metadata: {} });
+    const version = await two.invalidateBySurrogate(tags[0].name);
+    expect(version).to.be.above((token as Record<string, number>)[tags[0].name]);
+    expect((await one.lookup(":/v", tags)).response).to.equal(undefined);
   });
 });

@@ -1,10 +1,10 @@
 import { createClient } from "@keyv/redis";
 import { expect } from "chai";
 import { DEFAULT_VERSION_TIMEOUT } from "../../src/backends/tagVersions";
-import { accessKeyvStore } from "../../src/indexes/keyvStoreAccess";
 import { INDEX_SLACK_MS, RedisSurrogateIndex } from "../../src/indexes/redis";
-import type { RedisIndexClient } from "../../src/indexes/redisClient";
-import { lookupAndStore, response } from "../backends/stores/helpers";
+import type { RedisIndexClient } from "../../src/stores/redis/redisClient";
+import { tagPart } from "../../src/stores/keyParts";
+import { lookupAndStore, redisDriverOf, response } from "../backends/stores/helpers";
 import { BackendPool, REDIS_URL, requireStore, storeCase, uniqueNamespace } from "../support/stores";
 
 const plain = (name: string) => ({ name, versioned: false, versionTimeout: DEFAULT_VERSION_TIMEOUT });
@@ -67,14 +67,12 @@ describe("RedisSurrogateIndex (sorted sets) on Redis", function () {
     try {
       const backend = pool.open();
       await lookupAndStore(backend, ":/ttl", [plain("ttl-tag")], response("x"), 30);
-      const entries = accessKeyvStore(backend.entries);
-      const idx = accessKeyvStore(backend.stores.index);
-      if (entries.kind !== "redis" || idx.kind !== "redis") throw new Error("expected Redis");
-      const c = entries.client as RedisIndexClient & { pTTL(k: string): Promise<number>; zScore(k: string, m: string): Promise<number | null> };
-      const entryPttl = await c.pTTL(entries.physicalKey(backend.entryKeyOf(":/ttl")));
-      const setKey = `${idx.physicalKey("")}${encodeURIComponent("ttl-tag")}`;
+      const driver = redisDriverOf(backend);
+      const c = driver.client as RedisIndexClient & { pTTL(k: string): Promise<number>; zScore(k: string, m: string): Promise<number | null> };
+      const entryPttl = await c.pTTL(driver.physicalKey("entries", backend.entryKeyOf(":/ttl")));
+      const setKey = driver.physicalKey("index", tagPart("ttl-tag"));
       const setPttl = await c.pTTL(setKey);
-      const memberUntil = Number(await c.zScore(setKey, ":/ttl"));
+      const memberUntil = Number(await c.zScore(setKey, backend.entryKeyOf(":/ttl")));
       expect(entryPttl).to.be.within(29000, 30000);
       expect(setPttl).to.be.above(entryPttl);
       expect(memberUntil).to.be.above(Date.now() + entryPttl);
@@ -96,9 +94,9 @@ describe("Redis Cluster", function () {
     const tags = Array.from({ length: 12 }, (_, i) => plain(`slot-tag-${i}`));
     const n = 300;
     await Promise.all(Array.from({ length: n }, (_, i) => lookupAndStore(backend, `:/slot${i}`, [tags[i % 12], tags[(i + 5) % 12], plain("all")], response(`s${i}`))));
-    const access = accessKeyvStore(backend.entries);
-    if (access.kind !== "redis" || !access.cluster) throw new Error("expected a cluster");
-    const cluster = access.client as unknown as { masters: unknown[]; nodeClient(m: unknown): Promise<{ dbSize(): Promise<number> }> };
+    const driver = redisDriverOf(backend);
+    if (!driver.cluster) throw new Error("expected a cluster");
+    const cluster = driver.client as unknown as { masters: unknown[]; nodeClient(m: unknown): Promise<{ dbSize(): Promise<number> }> };
     const sizes = await Promise.all(cluster.masters.map(async (m) => (await cluster.nodeClient(m)).dbSize()));
     expect(sizes).to.have.length(3);
     for (const size of sizes) expect(size, "every master holds keys").to.be.above(0);

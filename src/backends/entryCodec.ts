@@ -32,10 +32,22 @@ export function encodeEntry(
     v: 1,
     status: response.status,
     headers: response.headers,
-    b: inMemory ? response.body : response.body.toString("base64"),
+    b: inMemory ? ownedBytes(response.body) : response.body.toString("base64"),
     tags,
     meta,
   };
+}
+
+/**
+ * The body as a Buffer that owns its memory. A small Buffer is usually a slice of Node's shared
+ * 8 KB pool (Buffer.concat, Buffer.from): kept in a memory store it would pin the whole slab, so a
+ * 1 KB page could cost 8 KB and the store's byte bound would not hold.
+ */
+function ownedBytes(body: Buffer): Buffer {
+  if (body.byteOffset === 0 && body.buffer.byteLength === body.length) return body;
+  const copy = Buffer.allocUnsafeSlow(body.length);
+  body.copy(copy);
+  return copy;
 }
 
 /**
@@ -64,7 +76,12 @@ export function decodeEntry(raw: unknown): DecodedEntry | undefined {
   return entry;
 }
 
-/** An entry as read back. */
+/**
+ * An entry as read back.
+ *
+ * @example
+ * const { response, tags, meta }: DecodedEntry = decodeEntry(raw)!;
+ */
 export interface DecodedEntry {
   response: CachedResponse;
   tags: Record<string, number>;

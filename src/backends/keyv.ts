@@ -1,28 +1,32 @@
-import { randomUUID } from "node:crypto";
 import type { Keyv } from "keyv";
 import { BaseSurrogateIndex } from "../indexes/base";
 import { KeyvSurrogateIndex } from "../indexes/keyv";
-import { entryPart, lockPart } from "../indexes/keyParts";
-import { accessKeyvStore, type KeyvStoreAccess } from "../indexes/keyvStoreAccess";
 import { reportProblem } from "../logger";
+import { entryPart, lockPart } from "../stores/keyParts";
+import { DEFAULT_MEMORY_MAX_BYTES } from "../stores/memory/MemoryStore";
+import { openStoreDriver, type KeyvStoreSpec } from "../stores/openStoreDriver";
+import { RETENTION_SLACK_MS } from "../stores/retention";
+import type { StoreDriver } from "../stores/StoreDriver";
+import { isStoreHealthFailure } from "../stores/storeHealth";
 import { BaseCacheBackend } from "./base";
 import { decodeEntry, encodeEntry } from "./entryCodec";
-import { openKeyvStores, type KeyvStoreSpec, type KeyvStores } from "./openKeyvStores";
 import { StorePruner, type PruneOptions, type PruneResult, type SampledPruneOptions } from "./prune";
-import { acquireRedisLock, releaseRedisLock, type RedisLockClient } from "./redisLock";
-import { DEFAULT_VERSION_TIMEOUT, TagVersionStore, versionedTimeoutOf } from "./tagVersions";
+import { DEFAULT_MAX_TAGS, MAX_TAG_BYTES, TagLimitError } from "./TagLimitError";
+import { DEFAULT_VERSION_TIMEOUT, TagVersionStore, versionedTimeoutOf, type VersionRequest } from "./tagVersions";
 import type { CachedResponse, CacheEntry, LookupResult, TagRef } from "./types";
 
 /**
  * Options of {@link KeyvCacheBackend}.
  *
  * @example
- * new KeyvCacheBackend({ store: "sqlite:///var/cache/pages.db", namespace: "shop", prune: { every: 500 } });
+ * new KeyvCacheBackend({ store: "sqlite:///var/cache/pages.db", namespace: "shop", maxTags: 32 });
+ * new KeyvCacheBackend({ maxBytes: 16 * 1024 * 1024 }); // in memory, at most 16 MiB
  */
 export interface KeyvCacheBackendOptions {
   /**
-   * A Keyv adapter, a Keyv instance, a Map, or a URL: `redis://`, `rediss://`,
-   * `redis+cluster://host:port[,host:port…]`, `sqlite://`, `postgres://`. Default: in memory.
+   * A Keyv adapter, a Keyv instance, a {@link MemoryStore}, a Map, or a URL: `redis://`, `rediss://`,
+   * `redis+cluster://host:port[,host:port…]`, `sqlite://`, `postgres://`. Default: a bounded
+   * in-memory store ({@link MemoryStore}, `maxBytes`).
    */
   store?: KeyvStoreSpec;
   /** Prefix of the three Keyv namespaces (default `ccp`): `ccp:entries`, `ccp:index`, `ccp:versions`. */
@@ -30,23 +34,49 @@ export interface KeyvCacheBackendOptions {
   /** Where plain tags are indexed; default a {@link KeyvSurrogateIndex} on the same store. */
   surrogateIndex?: BaseSurrogateIndex;
   /**
-   * Sampled pruning of expired rows (SQLite, PostgreSQL, memory): one bounded step after every
-   * `every`-th store, in the background. Default `{ every: 1000, batchSize: 500 }`; `false` or
-   * `{ every: 0 }` turns it off (then call {@link KeyvCacheBackend.prune} yourself, e.g. from a timer).
+   * Upper bound of the default in-memory store, bytes (default 64 MiB): least recently used
+   * entries are evicted beyond it. A {@link MemoryStore} you pass has its own; a plain Map is yours (unbounded).
+   */
+  maxBytes?: number;
+  /**
+   * Tags one response may carry (default 64), each at most 256 bytes. A response over the limit
+   * is not stored: {@link KeyvCacheBackend.set} throws a {@link TagLimitError}.
+   */
+  maxTags?: number;
+  /**
+   * Trimming of expired rows on writes (SQLite, PostgreSQL, a plain Map): after every `every`-th
+   * store, one bounded step in the background that looks at `batchSize` rows, or at twice the rows
+   * those stores wrote if that is more, so trimming keeps up with what is written. Default
+   * `{ every: 16, batchSize: 100 }`; `false` or `{ every: 0 }` turns it off (then call
+   * {@link KeyvCacheBackend.prune} yourself, e.g. from a timer).
    */
   prune?: SampledPruneOptions | false;
 }
 
 /** Entries deleted per statement / pipeline when a tag is invalidated. */
 const DELETE_BATCH = 500;
+/** How long a plain tag's version created by a lookup lives before its entry is stored (which lengthens it). */
+const LOOKUP_VERSION_SECONDS = RETENTION_SLACK_MS / 1000;
+/** Rows looked at per trimming step, at most, whatever was written meanwhile. */
+const MAX_TRIM_STEP = 5000;
+
+function validVersion(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
+}
 
 /**
  * The default backend: whole responses in a Keyv store, plain tags in a surrogate index, tag
- * versions in a third namespace. Every entry records the versions of its tags seen before its
+ * versions in a third namespace, all through one store driver (memory, Redis, Redis Cluster,
+ * SQLite, PostgreSQL, any other Keyv adapter) whose optional capabilities it uses when present
+ * and falls back from when not. Every entry records the versions of its tags seen before its
  * action ran, and is served only while they are still current; invalidating a tag first moves its
  * version (atomically, to a value never used before), so once `invalidateTag` resolves no process
  * sharing the store serves an entry computed before the call. Plain tags' entries are then deleted
  * in bounded batches.
+ *
+ * Space: the default memory store holds at most `maxBytes`; SQL stores trim expired rows as they
+ * write; a plain tag's version lives as long as its longest entry plus a minute; a response costs
+ * the store O(body + headers + key + tags) (index members are the entry's part, at most 128 chars).
  *
  * @example
  * configureCachePage({ backends: { default: { backend: "keyv", options: { store: "redis://127.0.0.1:6379" } } } });
@@ -54,38 +84,46 @@ const DELETE_BATCH = 500;
  * const backend = new KeyvCacheBackend({ store: "postgresql://cache@127.0.0.1:5432/app", namespace: "shop" });
  */
 export class KeyvCacheBackend extends BaseCacheBackend {
-  readonly stores: KeyvStores;
+  /** The store driver the three namespaces sit on. */
+  readonly stores: StoreDriver;
   readonly versions: TagVersionStore;
   readonly surrogateIndex: BaseSurrogateIndex;
-  private readonly entryAccess: KeyvStoreAccess;
-  /** Locks live in the versions namespace, under parts no tag can produce. */
-  private readonly lockAccess: KeyvStoreAccess;
+  /** Tags one response may carry. */
+  readonly maxTags: number;
   private readonly pruner: StorePruner;
   private readonly pruneEvery: number;
   private readonly pruneBatch: number;
   private setsSincePrune = 0;
+  private rowsSincePrune = 0;
   private pruning?: Promise<unknown>;
 
   constructor(options: KeyvCacheBackendOptions = {}) {
     super(options as Record<string, unknown>);
     const prune = options.prune === false ? { every: 0 } : (options.prune ?? {});
-    this.pruneEvery = prune.every ?? 1000;
-    this.pruneBatch = prune.batchSize ?? 500;
+    this.pruneEvery = prune.every ?? 16;
+    this.pruneBatch = prune.batchSize ?? 100;
     if (!Number.isInteger(this.pruneEvery) || this.pruneEvery < 0) {
       throw new TypeError(`KeyvCacheBackend: prune.every must be a whole number of stores (0 turns sampled pruning off; got ${String(prune.every)})`);
     }
     if (!Number.isInteger(this.pruneBatch) || this.pruneBatch < 1) {
       throw new TypeError(`KeyvCacheBackend: prune.batchSize must be a whole number >= 1 (got ${String(prune.batchSize)})`);
     }
+    this.maxTags = options.maxTags ?? DEFAULT_MAX_TAGS;
+    if (!Number.isSafeInteger(this.maxTags) || this.maxTags < 0) {
+      throw new TypeError(`KeyvCacheBackend: maxTags must be a whole number of tags >= 0 (got ${String(options.maxTags)})`);
+    }
+    const maxBytes = options.maxBytes ?? DEFAULT_MEMORY_MAX_BYTES;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+      throw new TypeError(`KeyvCacheBackend: maxBytes must be a whole number of bytes, at least 1 (got ${String(options.maxBytes)}); e.g. 64 * 1024 * 1024`);
+    }
     if (options.surrogateIndex !== undefined && !(options.surrogateIndex instanceof BaseSurrogateIndex)) {
       throw new TypeError("KeyvCacheBackend: surrogateIndex must be an instance of a BaseSurrogateIndex subclass (e.g. new RedisSurrogateIndex({ url }))");
     }
-    this.stores = openKeyvStores(options.store, options.namespace ?? "ccp");
-    this.entryAccess = accessKeyvStore(this.stores.entries);
-    this.lockAccess = accessKeyvStore(this.stores.versions);
-    this.versions = new TagVersionStore(this.stores.versions);
-    this.surrogateIndex = options.surrogateIndex ?? new KeyvSurrogateIndex(this.stores.index);
-    this.pruner = new StorePruner([this.stores.entries, this.stores.index, this.stores.versions]);
+    this.stores = openStoreDriver(options.store, options.namespace ?? "ccp", { maxBytes });
+    this.storeScope = this.stores.shared ? "shared" : "process";
+    this.versions = new TagVersionStore(this.stores);
+    this.surrogateIndex = options.surrogateIndex ?? new KeyvSurrogateIndex(this.stores);
+    this.pruner = new StorePruner(this.stores);
   }
 
   /** The Keyv instance holding the entries. */
@@ -93,9 +131,20 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     return this.stores.entries;
   }
 
-  /** The part an entry with this storage key is stored under in the entries namespace. */
+  /** The part an entry with this storage key is stored under in the entries namespace (and its member in the index). */
   entryKeyOf(key: string): string {
-    return entryPart(key, this.entryAccess.partBudget);
+    return entryPart(key, this.stores.partBudget);
+  }
+
+  /**
+   * True when `error` (from a call to this backend) says its store is unhealthy, not that one
+   * request's data was refused: what the circuit breaker counts.
+   *
+   * @example
+   * backend.isStoreHealthFailure(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })); // true
+   */
+  isStoreHealthFailure(error: unknown): boolean {
+    return this.stores.isHealthFailure ? this.stores.isHealthFailure(error) : isStoreHealthFailure(error);
   }
 
   async get(key: string): Promise<CachedResponse | undefined> {
@@ -120,20 +169,21 @@ export class KeyvCacheBackend extends BaseCacheBackend {
         return { response: entry.response, metadata: entry.meta, token: current };
       }
     }
-    return { token: await this.versions.ensure(tags.map(versionRequest), current) };
+    // A response over the tag limits will not be stored: creating its versions would only cost the store.
+    if (this.tagLimitProblem(tags) !== undefined) return { token: current };
+    const requests = tags.map((t) => versionRequest(t, t.versioned ? t.versionTimeout : LOOKUP_VERSION_SECONDS));
+    return { token: await this.versions.ensure(requests, current) };
   }
 
   /**
    * The in-memory store's synchronous hit check: the entry when it is there, unexpired, and every
-   * tag version it recorded is current. Anything else (a miss, another store) gives undefined and
-   * {@link lookup} takes over.
+   * tag version it recorded is current. Anything else (a miss, a store on the network) gives
+   * undefined and {@link lookup} takes over.
    */
   override lookupSync(key: string): LookupResult | undefined {
-    const access = this.entryAccess;
-    if (access.kind !== "memory") return undefined;
-    const stored = access.map.get(access.physicalKey(this.entryKeyOf(key))) as { value?: unknown; expires?: number } | undefined;
-    if (!stored || (typeof stored.expires === "number" && stored.expires < Date.now())) return undefined;
-    const entry = decodeEntry(stored.value);
+    const peek = this.stores.peek;
+    if (!peek) return undefined;
+    const entry = decodeEntry(peek.call(this.stores, "entries", this.entryKeyOf(key)));
     if (!entry) return undefined;
     const current = this.versions.readSync(Object.keys(entry.tags));
     if (!current) return undefined;
@@ -146,29 +196,47 @@ export class KeyvCacheBackend extends BaseCacheBackend {
    * under its plain tags. The entry is written before its index memberships: an invalidation that
    * takes a membership always finds the entry to delete, so none is left behind unindexed. If the
    * index cannot be written the entry is deleted again. Without a token (a `set` that no `lookup`
-   * preceded) the entry records the versions current when it is stored.
+   * preceded) the entry records the versions current when it is stored. An entry one of whose
+   * tags was invalidated since its lookup is not stored (it could never be served).
+   *
+   * Each tag's version key is made to live at least as long as the entry (plus a minute), never
+   * shorter than it already does.
+   *
+   * @throws {TagLimitError} when the entry carries more than `maxTags` tags or a tag over 256
+   * bytes: nothing is stored.
    */
   async set(entry: CacheEntry): Promise<void> {
     const tags = entry.tags ?? entry.surrogateKeys.map((name) => ({ name, versioned: false, versionTimeout: DEFAULT_VERSION_TIMEOUT }));
-    // An entry never outlives the version keys of its tags.
-    const ttl = Math.min(entry.timeout, ...tags.map((t) => t.versionTimeout));
+    this.checkTagLimits(entry.key, tags);
+    // An entry never outlives the version keys of its versioned tags.
+    const ttl = Math.min(entry.timeout, ...tags.filter((t) => t.versioned).map((t) => t.versionTimeout));
     if (!(ttl > 0)) return;
     await this.stores.ready();
     const seen = (entry.token ?? {}) as Record<string, number | undefined>;
-    const versions = await this.versions.ensure(tags.map(versionRequest), seen);
+    const holdSeconds = ttl + RETENTION_SLACK_MS / 1000;
+    const current = await this.versions.ensure(
+      tags.map((t) => versionRequest(t, t.versioned ? Math.max(t.versionTimeout, holdSeconds) : holdSeconds)),
+      seen,
+      true,
+    );
     const tagVersions: Record<string, number> = {};
-    for (const t of tags) tagVersions[t.name] = versions[t.name];
+    for (const t of tags) {
+      const looked = seen[t.name];
+      // Invalidated while the response was computed: it could never be served.
+      if (validVersion(looked) && looked !== current[t.name]) return;
+      tagVersions[t.name] = validVersion(looked) ? looked : current[t.name];
+    }
     const record = encodeEntry(entry.response, tagVersions, entry.metadata, this.stores.inMemory);
     const part = this.entryKeyOf(entry.key);
     await this.stores.entries.set(part, record, Math.ceil(ttl * 1000));
     const plain = [...new Set(tags.filter((t) => !t.versioned).map((t) => t.name))];
     try {
-      await Promise.all(plain.map((name) => this.surrogateIndex.add(name, [entry.key], ttl)));
+      await Promise.all(plain.map((name) => this.surrogateIndex.add(name, [part], ttl)));
     } catch (error) {
       await this.stores.entries.delete(part).catch(() => undefined);
       throw error;
     }
-    this.samplePrune();
+    this.trimAfterWrite(1 + plain.length + tags.length);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -179,77 +247,54 @@ export class KeyvCacheBackend extends BaseCacheBackend {
   /**
    * Bumps the tag's version first (O(1); from then on no entry stored before is served, in any
    * process), then deletes the entries indexed under it in batches. Returns the new version for a
-   * tag known to be versioned, else the number of entries deleted.
+   * versioned tag (known here, or recorded as versioned in the store by any process), else the
+   * number of entries deleted.
    */
   async invalidateBySurrogate(surrogateKey: string): Promise<number> {
     await this.stores.ready();
-    const versionedTimeout = versionedTimeoutOf(surrogateKey);
-    const version = await this.versions.bump(surrogateKey, Math.max(versionedTimeout ?? 0, DEFAULT_VERSION_TIMEOUT));
+    const localTimeout = versionedTimeoutOf(surrogateKey);
+    // A plain tag's new version needs to live only until entries stored under it lengthen it.
+    const bumped = await this.versions.bumpTag(surrogateKey, localTimeout ?? LOOKUP_VERSION_SECONDS, localTimeout !== undefined);
     let deleted = 0;
-    await this.surrogateIndex.drain(surrogateKey, async (keys) => {
-      for (let i = 0; i < keys.length; i += DELETE_BATCH) deleted += await this.deleteEntries(keys.slice(i, i + DELETE_BATCH));
+    await this.surrogateIndex.drain(surrogateKey, async (parts) => {
+      for (let i = 0; i < parts.length; i += DELETE_BATCH) deleted += await this.deleteEntries(parts.slice(i, i + DELETE_BATCH));
     });
-    return versionedTimeout !== undefined ? version : deleted;
+    return bumped.versioned ? bumped.version : deleted;
   }
 
   /**
    * Deletes expired entries, index memberships and versions still kept by the store, in bounded
-   * batches: needed on SQLite and PostgreSQL (and in memory), where Keyv only drops an expired row
-   * when someone reads it. On Redis the server expires keys itself and this returns at once.
+   * batches: needed on SQLite and PostgreSQL (and a plain Map), where Keyv only drops an expired
+   * row when someone reads it; writes already trim as they go (see `prune` in the options). On
+   * Redis the server expires keys itself, and the default memory store drops expired entries by
+   * timer: there this returns at once.
    *
    * @example
    * setInterval(() => void backend.prune({ batchSize: 1000 }), 60_000).unref();
    */
   async prune(options: PruneOptions = {}): Promise<PruneResult> {
     await this.stores.ready();
+    await this.pruning?.catch(() => undefined);
     return this.pruner.run(options);
   }
 
   /**
-   * A lock shared by every process on the store (stampede protection): `SET NX PX` on Redis, one
-   * upsert that only replaces an expired row on SQLite / PostgreSQL, a synchronous Map update in
-   * memory. Returns the holder's token, `null` while another holder has it, and `undefined` on
-   * adapters without an atomic way to take it.
+   * A lock shared by every process on the store (stampede protection), when the store's driver
+   * offers one: `SET NX PX` on Redis, one upsert that only replaces an expired row on SQLite /
+   * PostgreSQL, a synchronous update in memory. Returns the holder's token, `null` while another
+   * holder has it, and `undefined` on adapters without an atomic way to take it.
    */
   override async acquireLock(name: string, ttlMs: number): Promise<string | null | undefined> {
+    if (!this.stores.acquireLock) return undefined;
     await this.stores.ready();
-    const access = this.lockAccess;
-    const key = access.physicalKey(lockPart(name, access.partBudget));
-    const token = randomUUID();
-    const ttl = Math.max(1, Math.ceil(ttlMs));
-    const now = Date.now();
-    switch (access.kind) {
-      case "redis":
-        return acquireRedisLock(access.client as unknown as RedisLockClient, key, ttl);
-      case "sql":
-        return (await access.table.takeLock(key, JSON.stringify({ value: token, expires: now + ttl }), now)) ? token : null;
-      case "memory": {
-        const held = access.map.get(key) as { expires?: number } | undefined;
-        if (held && typeof held.expires === "number" && held.expires >= now) return null;
-        access.map.set(key, { value: token, expires: now + ttl });
-        return token;
-      }
-      default:
-        return undefined;
-    }
+    return this.stores.acquireLock(lockPart(name, this.stores.partBudget), Math.max(1, Math.ceil(ttlMs)));
   }
 
   /** Frees a lock taken with {@link acquireLock} if `token` still holds it. */
   override async releaseLock(name: string, token: string): Promise<void> {
+    if (!this.stores.releaseLock) return;
     await this.stores.ready();
-    const access = this.lockAccess;
-    const key = access.physicalKey(lockPart(name, access.partBudget));
-    switch (access.kind) {
-      case "redis":
-        await releaseRedisLock(access.client as unknown as RedisLockClient, key, token);
-        return;
-      case "sql":
-        await access.table.releaseLock(key, token);
-        return;
-      case "memory":
-        if ((access.map.get(key) as { value?: unknown } | undefined)?.value === token) access.map.delete(key);
-        return;
-    }
+    await this.stores.releaseLock(lockPart(name, this.stores.partBudget), token);
   }
 
   override async close(): Promise<void> {
@@ -258,16 +303,26 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     await this.stores.close();
   }
 
-  /** Deletes entries by storage key, one statement on SQL stores, pipelined per key elsewhere (UNLINK on Redis, never a multi-key command). */
-  private async deleteEntries(keys: string[]): Promise<number> {
-    const access = this.entryAccess;
-    if (access.kind === "sql") return access.table.deleteKeys(keys.map((k) => access.physicalKey(this.entryKeyOf(k))));
-    // One UNLINK for the whole batch on a single Redis (a cluster needs one slot per command, so
-    // it deletes key by key below).
-    if (access.kind === "redis" && !access.cluster && keys.length > 0) {
-      return access.client.unlink(keys.map((k) => access.physicalKey(this.entryKeyOf(k))));
+  private checkTagLimits(key: string, tags: readonly TagRef[]): void {
+    const problem = this.tagLimitProblem(tags);
+    if (problem !== undefined) throw new TagLimitError(key, `not stored: ${problem}`);
+  }
+
+  /** Why `tags` are over the limits, or undefined when they are within them. */
+  private tagLimitProblem(tags: readonly TagRef[]): string | undefined {
+    const names = new Set(tags.map((t) => t.name));
+    if (names.size > this.maxTags) return `the response carries ${names.size} tags, more than maxTags (${this.maxTags}); use fewer tags or raise maxTags`;
+    for (const name of names) {
+      const bytes = Buffer.byteLength(name, "utf8");
+      if (bytes > MAX_TAG_BYTES) return `tag "${name.slice(0, 40)}…" is ${bytes} bytes, more than ${MAX_TAG_BYTES}; use a shorter tag (e.g. surrogateFromModel(name, id))`;
     }
-    const results = await Promise.all(keys.map((k) => this.stores.entries.delete(this.entryKeyOf(k))));
+    return undefined;
+  }
+
+  /** Deletes entries by part: in one round trip when the driver can, else key by key. */
+  private async deleteEntries(parts: string[]): Promise<number> {
+    if (this.stores.deleteEntries) return this.stores.deleteEntries(parts);
+    const results = await Promise.all(parts.map((part) => this.stores.entries.delete(part)));
     return results.filter(Boolean).length;
   }
 
@@ -275,24 +330,30 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     try {
       return await this.stores.entries.get(this.entryKeyOf(key));
     } catch (error) {
-      // Foreign data of another Redis type under our key: a miss, which the next store overwrites.
-      if (/WRONGTYPE/.test(String((error as Error)?.message ?? error))) return undefined;
+      if (this.stores.isForeignDataError?.(error)) return undefined;
       throw error;
     }
   }
 
-  private samplePrune(): void {
-    if (this.pruneEvery === 0 || !this.pruner.supported || this.pruning) return;
+  /**
+   * Trimming keeps up with writing: every `every` stores, one step that looks at twice the rows
+   * those stores wrote (at least `batchSize`), in the background, one at a time.
+   */
+  private trimAfterWrite(rowsWritten: number): void {
+    if (this.pruneEvery === 0 || !this.pruner.supported) return;
     this.setsSincePrune += 1;
-    if (this.setsSincePrune < this.pruneEvery) return;
+    this.rowsSincePrune += rowsWritten;
+    if (this.setsSincePrune < this.pruneEvery || this.pruning) return;
+    const batch = Math.min(MAX_TRIM_STEP, Math.max(this.pruneBatch, 2 * this.rowsSincePrune));
     this.setsSincePrune = 0;
+    this.rowsSincePrune = 0;
     this.pruning = this.pruner
-      .step(this.pruneBatch)
-      .catch((error) => reportProblem(`prune:${this.stores.kind}`, `pruning expired rows failed on the ${this.stores.kind} store`, error, "error"))
+      .step(batch)
+      .catch((error) => reportProblem(`prune:${this.stores.kind}`, `trimming expired rows failed on the ${this.stores.kind} store`, error, "error"))
       .finally(() => (this.pruning = undefined));
   }
 }
 
-function versionRequest(tag: TagRef): { name: string; ttlSeconds: number } {
-  return { name: tag.name, ttlSeconds: tag.versionTimeout };
+function versionRequest(tag: TagRef, ttlSeconds: number): VersionRequest {
+  return { name: tag.name, ttlSeconds, versioned: tag.versioned };
 }

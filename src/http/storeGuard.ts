@@ -1,5 +1,6 @@
 import type { BaseCacheBackend } from "../backends/base";
 import { getHttpSettings } from "../config/configure";
+import { isStoreDataError } from "../stores/storeHealth";
 
 /** The store did not answer within `storeTimeoutMs`. */
 export class StoreTimeoutError extends Error {
@@ -65,6 +66,12 @@ export async function guardedStoreCall<T>(backend: BaseCacheBackend, operation: 
     circuit.openUntil = 0;
     return result;
   } catch (error) {
+    if (!isHealthFailureOf(backend, error)) {
+      // The store answered (it refused this request's data): it is healthy, the breaker stays as it is.
+      if (circuit.openUntil !== 0 && circuit.probing) circuit.openUntil = 0;
+      circuit.failures = 0;
+      throw error;
+    }
     circuit.failures += 1;
     if (circuitBreaker && (circuit.openUntil !== 0 || circuit.failures >= circuitBreaker.failureThreshold)) {
       circuit.openUntil = Date.now() + circuitBreaker.cooldownMs;
@@ -74,4 +81,16 @@ export async function guardedStoreCall<T>(backend: BaseCacheBackend, operation: 
     clearTimeout(timer);
     circuit.probing = false;
   }
+}
+
+/**
+ * Whether a failed store call counts against the breaker: only store-health failures
+ * (unreachable, lost connection, timeouts), never one request's data. A backend that knows its
+ * store classifies its errors (`isStoreHealthFailure(error)`: KeyvCacheBackend asks its store
+ * driver); for any other backend every error counts except those positively about data.
+ */
+function isHealthFailureOf(backend: BaseCacheBackend, error: unknown): boolean {
+  if (error instanceof StoreTimeoutError) return true;
+  const classify = (backend as { isStoreHealthFailure?: (error: unknown) => boolean }).isStoreHealthFailure;
+  return typeof classify === "function" ? classify.call(backend, error) : !isStoreDataError(error);
 }

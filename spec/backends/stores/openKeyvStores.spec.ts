@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Keyv } from "keyv";
 import { KeyvCacheBackend } from "../../../src/backends/keyv";
 import { openKeyvStores, redactUrl, storeKindOfUrl } from "../../../src/backends/openKeyvStores";
-import { createRedisClientFromUrl } from "../../../src/indexes/redisClient";
+import { createRedisClientFromUrl } from "../../../src/stores/redis/redisClient";
 import { KeyvSurrogateIndex } from "../../../src/indexes/keyv";
 import { RedisSurrogateIndex } from "../../../src/indexes/redis";
 import { POSTGRES_URL, REDIS_URL, requireStore } from "../../support/stores";
@@ -47,7 +47,7 @@ describe("openKeyvStores", () => {
     const a = new KeyvCacheBackend({ store: map, namespace: "m1" });
     const b = new KeyvCacheBackend({ store: new Keyv({ store: map }), namespace: "m1" });
     expect(a.stores.kind).to.equal("memory");
-    expect((a.surrogateIndex as KeyvSurrogateIndex).strategy).to.equal("memory");
+    expect((a.surrogateIndex as KeyvSurrogateIndex).strategy).to.equal("native");
     await a.set({ key: ":/x", response: { status: 200, headers: {}, body: Buffer.from("x") }, timeout: 60, surrogateKeys: ["t"], metadata: {} });
     expect((await b.get(":/x"))?.body.toString()).to.equal("x");
     expect([...map.keys()].every((k) => /^m1:(entries|index|versions):[=#]/.test(String(k)))).to.equal(true);
@@ -70,9 +70,7 @@ describe("openKeyvStores", () => {
       const pg = new KeyvCacheBackend({ store: POSTGRES_URL, namespace: "open-test" });
       try {
         expect([redis.stores.kind, sqlite.stores.kind, pg.stores.kind]).to.deep.equal(["redis", "sqlite", "postgres"]);
-        expect((redis.surrogateIndex as KeyvSurrogateIndex).strategy).to.equal("redis-sorted-sets");
-        expect((sqlite.surrogateIndex as KeyvSurrogateIndex).strategy).to.equal("sql-rows");
-        expect((pg.surrogateIndex as KeyvSurrogateIndex).strategy).to.equal("sql-rows");
+        for (const b of [redis, sqlite, pg]) expect((b.surrogateIndex as KeyvSurrogateIndex).strategy).to.equal("native");
         // Each Postgres backend has a pool of its own: closing one leaves the other working.
         const other = new KeyvCacheBackend({ store: POSTGRES_URL, namespace: "open-test" });
         await other.get(":/warm");

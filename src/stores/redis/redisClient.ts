@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { redactUrl } from "../redactUrl";
 
 /**
  * The few node-redis (v5) commands the cache uses. Typed structurally so that the client (or
@@ -110,16 +111,6 @@ export class RedisScript {
       return client.eval(this.source, { keys, arguments: args });
     }
   }
-}
-
-/**
- * A URL without its password, for messages.
- *
- * @example
- * redactUrl("redis://ann:secret@h:6379"); // "redis://ann:***@h:6379"
- */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@");
 }
 
 const CLUSTER_URL = /^(rediss?)\+cluster:\/\/(?:([^@/]*)@)?([^/?#]+)\/?$/i;

@@ -187,55 +187,60 @@ export class SqlKeyvTable {
   }
 
   /**
-   * Moves the version under `key` to max(current + 1, clock in µs) in one statement and returns it.
-   * PostgreSQL uses the server's clock (one clock for every process); SQLite, a file on one machine,
-   * uses `floorUs` from this process. A missing, unreadable or expired row restarts from the clock,
-   * never from 0 or 1.
+   * Writes the version under `key` in one statement (so concurrent writers in any process never
+   * get the same new version) and returns it with its "versioned" mark.
+   *
+   * - `ensure`: the live version (at `nowMs`), else a new one; `bump`: a new one.
+   * - A new version is max(previous + 1, clock in µs): PostgreSQL uses the server's clock (one
+   *   clock for every process); SQLite, a file on one machine, uses `floorUs` from this process. A
+   *   missing, unreadable or expired row restarts from the clock, never from 0 or 1.
+   * - The expiry only grows (to at least `expiresAtMs`); the `"versioned":1` mark, once written,
+   *   stays while the row lives.
    */
-  async bumpVersion(key: string, expiresAtMs: number, floorUs: number): Promise<number> {
-    return this.writeVersion(key, expiresAtMs, floorUs, undefined);
-  }
-
-  /**
-   * Returns the current version under `key`, creating it (max(previous + 1, clock)) when it is
-   * missing, unreadable or expired at `nowMs`, atomically: concurrent callers get the same value.
-   */
-  async ensureVersion(key: string, expiresAtMs: number, floorUs: number, nowMs: number): Promise<number> {
-    return this.writeVersion(key, expiresAtMs, floorUs, nowMs);
-  }
-
-  private async writeVersion(key: string, expiresAtMs: number, floorUs: number, keepIfAliveAt: number | undefined): Promise<number> {
+  async writeVersion(
+    key: string,
+    mode: "ensure" | "bump",
+    expiresAtMs: number,
+    nowMs: number,
+    floorUs: number,
+    versioned: boolean,
+  ): Promise<{ version: number; versioned: boolean }> {
     const expires = String(Math.ceil(expiresAtMs));
-    let rows: Array<{ v: number | string }>;
+    const now = String(Math.floor(nowMs));
+    let rows: Array<{ v: number | string; f: unknown }>;
     if (this.dialect === "postgres") {
-      const next = `'{"value":' || GREATEST(COALESCE(${PG_VERSION("t.value")}, 0) + 1, ${PG_NOW_US}) || ',"expires":' || $2::bigint || '}'`;
-      const update =
-        keepIfAliveAt === undefined
-          ? next
-          : `CASE WHEN ${PG_VERSION("t.value")} IS NOT NULL AND COALESCE(${PG_EXPIRES("t.value")}, $3::bigint) >= $3::bigint THEN t.value ELSE ${next} END`;
+      const live = `(${PG_VERSION("t.value")} IS NOT NULL AND COALESCE(${PG_EXPIRES("t.value")}, $3::bigint) >= $3::bigint)`;
+      const mark = `CASE WHEN $4::boolean OR (${live} AND position('"versioned":1' in t.value) > 0) THEN ',"versioned":1' ELSE '' END`;
+      const exp = `GREATEST($2::bigint, CASE WHEN ${live} THEN COALESCE(${PG_EXPIRES("t.value")}, 0) ELSE 0 END)`;
+      const next = `'{"value":' || GREATEST(COALESCE(${PG_VERSION("t.value")}, 0) + 1, ${PG_NOW_US}) || ${mark} || ',"expires":' || ${exp} || '}'`;
+      const keep = `'{"value":' || ${PG_VERSION("t.value")} || ${mark} || ',"expires":' || ${exp} || '}'`;
+      const update = mode === "ensure" ? `CASE WHEN ${live} THEN ${keep} ELSE ${next} END` : next;
       rows = await this.run(
-        `INSERT INTO ${this.table} AS t (key, value) VALUES ($1, '{"value":' || ${PG_NOW_US} || ',"expires":' || $2::bigint || '}')
+        `INSERT INTO ${this.table} AS t (key, value)
+         VALUES ($1, '{"value":' || ${PG_NOW_US} || CASE WHEN $4::boolean THEN ',"versioned":1' ELSE '' END || ',"expires":' || $2::bigint || '}')
          ON CONFLICT (key) DO UPDATE SET value = ${update}
-         RETURNING ${PG_VERSION("t.value")} AS v`,
-        keepIfAliveAt === undefined ? [key, expires] : [key, expires, String(Math.floor(keepIfAliveAt))],
+         RETURNING ${PG_VERSION("t.value")} AS v, position('"versioned":1' in t.value) > 0 AS f`,
+        [key, expires, now, versioned ? "true" : "false"],
       );
     } else {
       const t = `${this.table}.value`;
-      const next = `'{"value":' || max(coalesce(${SQLITE_VERSION(t)}, 0) + 1, CAST(?2 AS INTEGER)) || ',"expires":' || CAST(?3 AS INTEGER) || '}'`;
-      const update =
-        keepIfAliveAt === undefined ? next : `CASE WHEN ${SQLITE_VERSION(t)} IS NOT NULL AND coalesce(${SQLITE_EXPIRES(t)}, ?4) >= ?4 THEN ${t} ELSE ${next} END`;
-      const params = [key, String(floorUs), expires];
-      if (keepIfAliveAt !== undefined) params.push(String(Math.floor(keepIfAliveAt)));
+      const live = `(${SQLITE_VERSION(t)} IS NOT NULL AND coalesce(${SQLITE_EXPIRES(t)}, CAST(?4 AS INTEGER)) >= CAST(?4 AS INTEGER))`;
+      const mark = `CASE WHEN CAST(?5 AS INTEGER) = 1 OR (${live} AND instr(${t}, '"versioned":1') > 0) THEN ',"versioned":1' ELSE '' END`;
+      const exp = `max(CAST(?3 AS INTEGER), CASE WHEN ${live} THEN coalesce(${SQLITE_EXPIRES(t)}, 0) ELSE 0 END)`;
+      const next = `'{"value":' || max(coalesce(${SQLITE_VERSION(t)}, 0) + 1, CAST(?2 AS INTEGER)) || ${mark} || ',"expires":' || ${exp} || '}'`;
+      const keep = `'{"value":' || ${SQLITE_VERSION(t)} || ${mark} || ',"expires":' || ${exp} || '}'`;
+      const update = mode === "ensure" ? `CASE WHEN ${live} THEN ${keep} ELSE ${next} END` : next;
       rows = await this.run(
-        `INSERT INTO ${this.table} (key, value) VALUES (?1, '{"value":' || CAST(?2 AS INTEGER) || ',"expires":' || CAST(?3 AS INTEGER) || '}')
+        `INSERT INTO ${this.table} (key, value)
+         VALUES (?1, '{"value":' || CAST(?2 AS INTEGER) || CASE WHEN CAST(?5 AS INTEGER) = 1 THEN ',"versioned":1' ELSE '' END || ',"expires":' || CAST(?3 AS INTEGER) || '}')
          ON CONFLICT(key) DO UPDATE SET value = ${update}
-         RETURNING ${SQLITE_VERSION("value")} AS v`,
-        params,
+         RETURNING ${SQLITE_VERSION("value")} AS v, instr(value, '"versioned":1') > 0 AS f`,
+        [key, String(floorUs), expires, now, versioned ? "1" : "0"],
       );
     }
     const version = Number(rows[0]?.v);
     if (!Number.isSafeInteger(version)) throw new Error(`the ${this.dialect} store did not return a version for "${key}"`);
-    return version;
+    return { version, versioned: rows[0]?.f === true || Number(rows[0]?.f) === 1 };
   }
 
   /**
@@ -268,33 +273,32 @@ export class SqlKeyvTable {
   }
 
   /**
-   * One bounded step of deleting rows under `prefix` whose Keyv expiry is before `nowMs`.
-   * SQLite walks the primary key from `cursor` (each row is looked at once per pass); PostgreSQL
-   * deletes up to `limit` expired rows per statement. `done` says the pass reached the end.
+   * One bounded step of deleting rows under `prefix` whose Keyv expiry is before `nowMs`: walks the
+   * key order from `cursor`, looking at up to `limit` rows (each row is looked at once per pass, so
+   * a step's work is bounded whatever the table holds). `done` says the pass reached the end.
    */
   async pruneStep(prefix: string, nowMs: number, limit: number, cursor: string | undefined): Promise<{ deleted: number; cursor: string | undefined; done: boolean }> {
-    if (this.dialect === "postgres") {
-      await this.ensurePrefixIndex();
-      const rows = await this.run(
-        `DELETE FROM ${this.table} WHERE key IN (
-           SELECT key FROM ${this.table} WHERE ${PG_IN_RANGE} AND ${PG_EXPIRES("value")} < $3::bigint LIMIT $4 FOR UPDATE SKIP LOCKED
-         ) AND ${PG_EXPIRES("value")} < $3::bigint RETURNING key`,
-        [prefix, SqlKeyvTable.upper(prefix), String(Math.floor(nowMs)), limit],
-      );
-      return { deleted: rows.length, cursor: undefined, done: rows.length < limit };
-    }
-    const page = await this.run<{ key: string; e: number | null }>(
-      `SELECT key, ${SQLITE_EXPIRES("value")} AS e FROM ${this.table} WHERE key > ? AND key < ? ORDER BY key LIMIT ?`,
-      [cursor ?? prefix.slice(0, -1), SqlKeyvTable.upper(prefix), limit],
-    );
-    const expired = page.filter((r) => typeof r.e === "number" && r.e < nowMs).map((r) => r.key);
+    const postgres = this.dialect === "postgres";
+    if (postgres) await this.ensurePrefixIndex();
+    const page = postgres
+      ? await this.run<{ key: string; e: string | number | null }>(
+          `SELECT key, ${PG_EXPIRES("value")} AS e FROM ${this.table} WHERE key COLLATE "C" > $1 AND key COLLATE "C" < $2 ORDER BY key COLLATE "C" LIMIT $3`,
+          [cursor ?? prefix.slice(0, -1), SqlKeyvTable.upper(prefix), limit],
+        )
+      : await this.run<{ key: string; e: number | null }>(
+          `SELECT key, ${SQLITE_EXPIRES("value")} AS e FROM ${this.table} WHERE key > ? AND key < ? ORDER BY key LIMIT ?`,
+          [cursor ?? prefix.slice(0, -1), SqlKeyvTable.upper(prefix), limit],
+        );
+    const expired = page.filter((r) => r.e !== null && r.e !== undefined && Number(r.e) < nowMs).map((r) => r.key);
     let deleted = 0;
     if (expired.length > 0) {
       // Checked again in the statement: a row rewritten since the page was read is kept.
-      const rows = await this.run(
-        `DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) AND ${SQLITE_EXPIRES("value")} < ? RETURNING key`,
-        [JSON.stringify(expired), Math.floor(nowMs)],
-      );
+      const rows = postgres
+        ? await this.run(`DELETE FROM ${this.table} WHERE key = ANY($1) AND ${PG_EXPIRES("value")} < $2::bigint RETURNING key`, [expired, String(Math.floor(nowMs))])
+        : await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) AND ${SQLITE_EXPIRES("value")} < ? RETURNING key`, [
+            JSON.stringify(expired),
+            Math.floor(nowMs),
+          ]);
       deleted = rows.length;
     }
     const done = page.length < limit;
