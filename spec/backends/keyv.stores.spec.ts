@@ -171,7 +171,7 @@ for (const storeCase of STORE_CASES) {
       expect(final).to.equal(Math.max(...bumps));
     });
 
-    it("concurrent adds from two backend objects to one tag lose nothing, and invalidation deletes them all", async function () {
+    it("concurrent adds from two backend objects to one tag lose nothing, and invalidation deletes them all", async () => {
       const other = pool.open();
       const n = 300;
       await Promise.all(
@@ -183,7 +183,7 @@ for (const storeCase of STORE_CASES) {
       for (let i = 0; i < n; i += 37) expect((await backend.lookup(`:/c${i}`, [plain("shared")])).response).to.equal(undefined);
     });
 
-    it("entries stored while an invalidation runs are deleted or stay indexed, never orphaned", async function () {
+    it("entries stored while an invalidation runs are deleted or stay indexed, never orphaned", async () => {
       const other = pool.open();
       const n = storeCase.shared ? 1500 : 3000;
       await Promise.all(Array.from({ length: n }, (_, i) => lookupAndStore(backend, `:/o${i}`, [plain("busy")], response("old"))));
@@ -239,16 +239,50 @@ for (const storeCase of STORE_CASES) {
       for (let i = 0; i < 5; i++) expect((await backend.get(`:/live${i}`))?.body.toString()).to.equal("live");
     });
 
-    // Redis expires keys itself: sampling has nothing to prune there.
-    if (!storeCase.name.startsWith("redis")) it("sampled pruning removes expired rows as stores happen", async function () {
-      const sampled = pool.open({ prune: { every: 1, batchSize: 50 } });
-      await Promise.all(Array.from({ length: 40 }, (_, i) => lookupAndStore(sampled, `:/s${i}`, [], response("s"), 0.2)));
-      await sleep(350);
-      for (let i = 0; i < 12 && (await countPhysical(sampled.stores)) > 1; i++) {
-        await lookupAndStore(sampled, `:/trigger${i}`, [], response("t"), 0.05);
-        await sleep(60);
-      }
-      expect(await countPhysical(sampled.stores)).to.be.at.most(1);
+    it("invalidateTagsDetailed says entries deleted and versions bumped apart, a name used both ways both", async () => {
+      const v = versionedTag(`dv-${storeCase.name}`);
+      const both = versionedTag(`db-${storeCase.name}`);
+      for (const k of ["a", "b"]) await lookupAndStore(backend, `:/d${k}`, [plain("dp"), v], response(k));
+      await lookupAndStore(backend, ":/dboth", [plain(both.name)], response("both"));
+      const before = (await backend.versions.read([v.name, both.name])) as Record<string, number>;
+      const outcome = await backend.invalidateTagsDetailed(["dp", v.name, both.name, "dp"]);
+      expect(outcome.deleted).to.equal(3);
+      expect(Object.keys(outcome.versions).sort()).to.deep.equal([both.name, v.name].sort());
+      expect(outcome.versions[v.name]).to.be.above(before[v.name]);
+      expect(outcome.versions[both.name]).to.be.above(before[both.name]);
+      for (const k of ["a", "b", "both"]) expect(await backend.get(`:/d${k}`)).to.equal(undefined);
+      expect(await backend.invalidateTagsDetailed([])).to.deep.equal({ deleted: 0, versions: {} });
     });
+
+    it("a large plain-tag invalidation notes store progress after each delete batch", async function () {
+      this.timeout(60000);
+      const parts = Array.from({ length: 1200 }, (_, i) => backend.entryKeyOf(`:/big${i}`));
+      await backend.surrogateIndex.add("big", parts, 60);
+      const noted: number[] = [];
+      const start = Date.now();
+      const progress = backend as unknown as { noteStoreProgress(): void; lastStoreProgressAt?: number };
+      const original = progress.noteStoreProgress.bind(backend);
+      progress.noteStoreProgress = () => {
+        noted.push(Date.now());
+        original();
+      };
+      expect(await backend.invalidateBySurrogate("big")).to.equal(0);
+      // One after the bump, then one per batch of at most 500: 1200 members take at least three.
+      expect(noted.length).to.be.at.least(4);
+      expect(progress.lastStoreProgressAt).to.be.at.least(start);
+    });
+
+    // Redis expires keys itself: sampling has nothing to prune there.
+    if (!storeCase.name.startsWith("redis"))
+      it("sampled pruning removes expired rows as stores happen", async () => {
+        const sampled = pool.open({ prune: { every: 1, batchSize: 50 } });
+        await Promise.all(Array.from({ length: 40 }, (_, i) => lookupAndStore(sampled, `:/s${i}`, [], response("s"), 0.2)));
+        await sleep(350);
+        for (let i = 0; i < 12 && (await countPhysical(sampled.stores)) > 1; i++) {
+          await lookupAndStore(sampled, `:/trigger${i}`, [], response("t"), 0.05);
+          await sleep(60);
+        }
+        expect(await countPhysical(sampled.stores)).to.be.at.most(1);
+      });
   });
 }

@@ -43,7 +43,15 @@ describe("KeyvSurrogateIndex", () => {
     expect(backend.stores.kind).to.equal("other");
     const tags = [{ name: "t", versioned: false, versionTimeout: 60 }];
     const { token } = await backend.lookup(":/a", tags);
-    await backend.set({ key: ":/a", response: { status: 200, headers: {}, body: Buffer.from("a") }, timeout: 60, surrogateKeys: ["t"], tags, token, metadata: {} });
+    await backend.set({
+      key: ":/a",
+      response: { status: 200, headers: {}, body: Buffer.from("a") },
+      timeout: 60,
+      surrogateKeys: ["t"],
+      tags,
+      token,
+      metadata: {},
+    });
     expect((await backend.lookup(":/a", tags)).response?.body.toString()).to.equal("a");
     expect(await backend.invalidateBySurrogate("t")).to.equal(1);
     expect((await backend.lookup(":/a", tags)).response).to.equal(undefined);
@@ -71,7 +79,15 @@ describe("KeyvCacheBackend on an adapter without capabilities", () => {
     const two = new KeyvCacheBackend({ store: adapter as never, namespace: "other-v" });
     const tags = [{ name: `undeclared-${Date.now()}`, versioned: true, versionTimeout: 3600 }];
     const { token } = await one.lookup(":/v", tags);
-    await one.set({ key: ":/v", response: { status: 200, headers: {}, body: Buffer.from("v") }, timeout: 60, surrogateKeys: [tags[0].name], tags, token, metadata: {} });
+    await one.set({
+      key: ":/v",
+      response: { status: 200, headers: {}, body: Buffer.from("v") },
+      timeout: 60,
+      surrogateKeys: [tags[0].name],
+      tags,
+      token,
+      metadata: {},
+    });
     const version = await two.invalidateBySurrogate(tags[0].name);
     expect(version).to.be.above((token as Record<string, number>)[tags[0].name]);
     expect((await one.lookup(":/v", tags)).response).to.equal(undefined);

@@ -18,7 +18,11 @@ async function fill(backend: KeyvCacheBackend, n: number, prefix: string): Promi
   for (let i = 0; i < n; i += 500) {
     const keys = Array.from({ length: Math.min(500, n - i) }, (_, j) => `:${prefix}/${i + j}`);
     await backend.entries.setMany(keys.map((key) => ({ key: backend.entryKeyOf(key), value: record, ttl: 600_000 })));
-    await backend.surrogateIndex.add("big", keys.map((key) => backend.entryKeyOf(key)), 600);
+    await backend.surrogateIndex.add(
+      "big",
+      keys.map((key) => backend.entryKeyOf(key)),
+      600,
+    );
   }
 }
 

@@ -51,7 +51,10 @@ describe("RedisSurrogateIndex (sorted sets) on Redis", function () {
 
   it("trims members whose time has passed as new ones arrive, so a long-lived tag does not grow forever", async () => {
     const key = index.keyOf("old");
-    await client.zAdd(key, Array.from({ length: 50 }, (_, i) => ({ score: 1000 + i, value: `gone-${i}` })));
+    await client.zAdd(
+      key,
+      Array.from({ length: 50 }, (_, i) => ({ score: 1000 + i, value: `gone-${i}` })),
+    );
     await index.add("old", ["fresh"], 60);
     expect(await client.zRange(key, 0, -1)).to.deep.equal(["fresh"]);
   });
@@ -93,7 +96,9 @@ describe("Redis Cluster", function () {
     const backend = pool.open();
     const tags = Array.from({ length: 12 }, (_, i) => plain(`slot-tag-${i}`));
     const n = 300;
-    await Promise.all(Array.from({ length: n }, (_, i) => lookupAndStore(backend, `:/slot${i}`, [tags[i % 12], tags[(i + 5) % 12], plain("all")], response(`s${i}`))));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => lookupAndStore(backend, `:/slot${i}`, [tags[i % 12], tags[(i + 5) % 12], plain("all")], response(`s${i}`))),
+    );
     const driver = redisDriverOf(backend);
     if (!driver.cluster) throw new Error("expected a cluster");
     const cluster = driver.client as unknown as { masters: unknown[]; nodeClient(m: unknown): Promise<{ dbSize(): Promise<number> }> };
@@ -114,7 +119,10 @@ describe("Redis Cluster", function () {
   it("opens from a redis+cluster:// URL and from a KeyvRedis adapter built on createCluster", async () => {
     const { default: KeyvRedis, createCluster } = await import("@keyv/redis");
     const url = storeCase("redis-cluster").store() as string;
-    const seeds = url.replace(/^redis\+cluster:\/\//, "").split(",").map((h) => ({ url: `redis://${h}` }));
+    const seeds = url
+      .replace(/^redis\+cluster:\/\//, "")
+      .split(",")
+      .map((h) => ({ url: `redis://${h}` }));
     const cluster = createCluster({ rootNodes: seeds });
     try {
       const viaUrl = pool.open();

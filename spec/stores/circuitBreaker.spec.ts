@@ -10,7 +10,9 @@ const tags = [{ name: "q", versioned: false, versionTimeout: 864000 }];
 
 /** The error PostgreSQL gives for a NUL in a text value, straight from the server. */
 async function postgresNulError(): Promise<unknown> {
-  const pg = createRequire(require.resolve("@keyv/postgres"))("pg") as { Pool: new (o: object) => { query(s: string, v: unknown[]): Promise<unknown>; end(): Promise<void> } };
+  const pg = createRequire(require.resolve("@keyv/postgres"))("pg") as {
+    Pool: new (o: object) => { query(s: string, v: unknown[]): Promise<unknown>; end(): Promise<void> };
+  };
   const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
   try {
     await pool.query("SELECT $1::text", ["a\u0000b"]);
@@ -63,7 +65,17 @@ describe("store error classification", () => {
       for (let i = 0; i < 6; i++) {
         const key = `:/search?q=\u0000${"\u0000".repeat(i)}`;
         const found = await guardedStoreCall(backend, "lookup", () => backend.lookup(key, tags));
-        await guardedStoreCall(backend, "set", () => backend.set({ key, response: { status: 200, headers: {}, body: Buffer.from("r") }, timeout: 60, surrogateKeys: ["q"], tags, token: found.token, metadata: {} }));
+        await guardedStoreCall(backend, "set", () =>
+          backend.set({
+            key,
+            response: { status: 200, headers: {}, body: Buffer.from("r") },
+            timeout: 60,
+            surrogateKeys: ["q"],
+            tags,
+            token: found.token,
+            metadata: {},
+          }),
+        );
       }
       expect(isCircuitOpen(backend)).to.equal(false);
     });

@@ -21,7 +21,15 @@ async function flood(backend: KeyvCacheBackend, n: number, from: number, timeout
     const key = `:/search?q=${i}`;
     const tags = [plain("search"), plain(`param-q-${i}`)];
     const { token } = await backend.lookup(key, tags);
-    await backend.set({ key, response: { status: 200, headers: { "content-type": "text/html" }, body }, timeout, surrogateKeys: tags.map((t) => t.name), tags, token, metadata: {} });
+    await backend.set({
+      key,
+      response: { status: 200, headers: { "content-type": "text/html" }, body },
+      timeout,
+      surrogateKeys: tags.map((t) => t.name),
+      tags,
+      token,
+      metadata: {},
+    });
   }
 }
 

@@ -41,6 +41,24 @@ for (const sc of STORE_CASES) {
       expect((await versionExpiry(backend, "looked-only")) - Date.now()).to.be.at.most(61_000);
     });
 
+    if (sc.shared)
+      it("a store writes no version key already known to live long enough, and the others in one round trip where it can", async () => {
+        const tags = [plain("w1"), plain("w2")];
+        await lookupAndStore(backend, ":/w1", tags, response("1"), 120);
+        const driver = backend.stores as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+        const calls: string[] = [];
+        for (const name of ["writeVersion", "ensureVersions"]) {
+          const original = driver[name];
+          if (typeof original === "function") driver[name] = (...args: unknown[]) => (calls.push(name), original.apply(backend.stores, args));
+        }
+        await lookupAndStore(backend, ":/w2", tags, response("2"), 60);
+        expect(calls, "both keys already outlive the new entry by more than half a minute").to.deep.equal([]);
+        await lookupAndStore(backend, ":/w3", tags, response("3"), 600);
+        expect(calls).to.deep.equal(backend.stores.ensureVersions ? ["ensureVersions"] : ["writeVersion", "writeVersion"]);
+        for (const t of tags) expect((await versionExpiry(backend, t.name)) - Date.now()).to.be.within(655_000, 661_000);
+        for (const k of [":/w1", ":/w2", ":/w3"]) expect((await backend.lookup(k, tags)).response?.body.toString()).to.equal(k.slice(3));
+      });
+
     it("a versioned tag's version lives its own timeout", async () => {
       const tag: TagRef = { name: `vt-life-${sc.name}`, versioned: true, versionTimeout: 3600 };
       await lookupAndStore(backend, ":/v", [tag], response("v"), 60);

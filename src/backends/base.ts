@@ -135,6 +135,15 @@ export abstract class BaseCacheBackend {
    */
   invalidateBySurrogatesStale?(tags: string[]): Promise<number>;
 
+  /**
+   * Optional: bytes this backend holds in this process's memory (an in-memory store, a local tier),
+   * for the `cache_page_local_bytes` metric. Undefined: nothing in process memory.
+   *
+   * @example
+   * override localBytes() { return this.map.calculatedSize; }
+   */
+  localBytes?(): number | undefined;
+
   /** When the store last answered during a long operation (ms since the epoch), see {@link noteStoreProgress}. */
   lastStoreProgressAt?: number;
 

@@ -156,9 +156,7 @@ export class CompositeBackend extends BaseCacheBackend {
 
   private async all<T>(operation: string, run: (part: BaseCacheBackend, index: number) => Promise<T>): Promise<Array<T | undefined>> {
     const settled = await Promise.allSettled(this.backends.map((part, i) => run(part, i)));
-    const errors = settled.flatMap((s, part) =>
-      s.status === "rejected" ? [{ part, backend: this.backends[part].constructor.name, error: s.reason }] : [],
-    );
+    const errors = settled.flatMap((s, part) => (s.status === "rejected" ? [{ part, backend: this.backends[part].constructor.name, error: s.reason }] : []));
     const values = settled.map((s) => (s.status === "fulfilled" ? s.value : undefined));
     if (errors.length > 0) {
       const first = values.find((v) => typeof v === "number" || typeof v === "boolean") as number | boolean | undefined;
@@ -169,9 +167,9 @@ export class CompositeBackend extends BaseCacheBackend {
 }
 
 /**
- * Where a backend keeps its entries (see `BaseCacheBackend.storeScope`): its own declaration, else
- * what a Keyv backend's store says (memory is `"process"`, Redis and SQL are `"shared"`), else
- * undefined (unknown: not checked).
+ * Where a backend keeps its entries (see `BaseCacheBackend.storeScope`): its own declaration (a
+ * Keyv backend declares what its store is: memory `"process"`, Redis and SQL `"shared"`), a
+ * composite's from its parts, else undefined (unknown: not checked).
  *
  * @example
  * storeScopeOf(new KeyvCacheBackend()) // "process"
@@ -181,11 +179,6 @@ export function storeScopeOf(backend: BaseCacheBackend): "process" | "shared" | 
   if (backend instanceof CompositeBackend) {
     const scopes = new Set(backend.backends.map(storeScopeOf));
     return scopes.has("shared") ? "shared" : scopes.has("process") ? "process" : undefined;
-  }
-  const stores = (backend as unknown as { stores?: { inMemory?: unknown; kind?: unknown } }).stores;
-  if (stores && typeof stores === "object") {
-    if (stores.inMemory === true || stores.kind === "memory") return "process";
-    if (typeof stores.kind === "string" && /redis|sql|postgres|cluster/i.test(stores.kind)) return "shared";
   }
   return undefined;
 }

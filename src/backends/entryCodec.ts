@@ -22,12 +22,7 @@ export interface StoredEntry {
  * @example
  * const record = encodeEntry(response, { products: 1764115200000000 }, { storedAt: Date.now() }, false);
  */
-export function encodeEntry(
-  response: CachedResponse,
-  tags: Record<string, number>,
-  meta: Record<string, unknown>,
-  inMemory: boolean,
-): StoredEntry {
+export function encodeEntry(response: CachedResponse, tags: Record<string, number>, meta: Record<string, unknown>, inMemory: boolean): StoredEntry {
   return {
     v: 1,
     status: response.status,

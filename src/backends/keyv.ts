@@ -121,6 +121,7 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     }
     this.stores = openStoreDriver(options.store, options.namespace ?? "ccp", { maxBytes });
     this.storeScope = this.stores.shared ? "shared" : "process";
+    if (this.stores.localBytes) this.localBytes = () => this.stores.localBytes!();
     this.versions = new TagVersionStore(this.stores);
     this.surrogateIndex = options.surrogateIndex ?? new KeyvSurrogateIndex(this.stores);
     this.pruner = new StorePruner(this.stores);
@@ -231,7 +232,9 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     await this.stores.entries.set(part, record, Math.ceil(ttl * 1000));
     const plain = [...new Set(tags.filter((t) => !t.versioned).map((t) => t.name))];
     try {
-      await Promise.all(plain.map((name) => this.surrogateIndex.add(name, [part], ttl)));
+      const index = this.surrogateIndex;
+      if (index instanceof KeyvSurrogateIndex) await index.addToTags(plain, [part], ttl);
+      else await Promise.all(plain.map((name) => index.add(name, [part], ttl)));
     } catch (error) {
       await this.stores.entries.delete(part).catch(() => undefined);
       throw error;
@@ -251,15 +254,46 @@ export class KeyvCacheBackend extends BaseCacheBackend {
    * number of entries deleted.
    */
   async invalidateBySurrogate(surrogateKey: string): Promise<number> {
+    const outcome = await this.invalidateOne(surrogateKey);
+    return outcome.version ?? outcome.deleted;
+  }
+
+  /**
+   * Invalidates `tags` (each as {@link invalidateBySurrogate} does, all at once) and says what
+   * happened: the entries deleted, and the new version of each tag that is `versioned()` (known
+   * here or recorded so in the store). A name used both ways counts its deleted entries and has
+   * its version listed.
+   *
+   * @example
+   * await backend.invalidateTagsDetailed(["products", "catalog"]); // { deleted: 12, versions: { catalog: 1717171717171717 } }
+   */
+  override async invalidateTagsDetailed(tags: string[]): Promise<{ deleted: number; versions: Record<string, number> }> {
+    const outcomes = await Promise.all([...new Set(tags)].map(async (tag) => [tag, await this.invalidateOne(tag)] as const));
+    const versions: Record<string, number> = {};
+    let deleted = 0;
+    for (const [tag, outcome] of outcomes) {
+      deleted += outcome.deleted;
+      if (outcome.version !== undefined) versions[tag] = outcome.version;
+    }
+    return { deleted, versions };
+  }
+
+  /** Bumps, then drains the index in batches, noting progress after each batch deleted. */
+  private async invalidateOne(surrogateKey: string): Promise<{ deleted: number; version?: number }> {
     await this.stores.ready();
     const localTimeout = versionedTimeoutOf(surrogateKey);
     // A plain tag's new version needs to live only until entries stored under it lengthen it.
     const bumped = await this.versions.bumpTag(surrogateKey, localTimeout ?? LOOKUP_VERSION_SECONDS, localTimeout !== undefined);
+    this.noteStoreProgress();
     let deleted = 0;
     await this.surrogateIndex.drain(surrogateKey, async (parts) => {
-      for (let i = 0; i < parts.length; i += DELETE_BATCH) deleted += await this.deleteEntries(parts.slice(i, i + DELETE_BATCH));
+      for (let i = 0; i < parts.length; i += DELETE_BATCH) {
+        deleted += await this.deleteEntries(parts.slice(i, i + DELETE_BATCH));
+        // A large tag takes many batches: each one shows the store is answering (the invalidation deadline restarts).
+        this.noteStoreProgress();
+      }
     });
-    return bumped.versioned ? bumped.version : deleted;
+    return { deleted, version: bumped.versioned ? bumped.version : undefined };
   }
 
   /**
@@ -314,7 +348,8 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     if (names.size > this.maxTags) return `the response carries ${names.size} tags, more than maxTags (${this.maxTags}); use fewer tags or raise maxTags`;
     for (const name of names) {
       const bytes = Buffer.byteLength(name, "utf8");
-      if (bytes > MAX_TAG_BYTES) return `tag "${name.slice(0, 40)}…" is ${bytes} bytes, more than ${MAX_TAG_BYTES}; use a shorter tag (e.g. surrogateFromModel(name, id))`;
+      if (bytes > MAX_TAG_BYTES)
+        return `tag "${name.slice(0, 40)}…" is ${bytes} bytes, more than ${MAX_TAG_BYTES}; use a shorter tag (e.g. surrogateFromModel(name, id))`;
     }
     return undefined;
   }

@@ -1,6 +1,7 @@
 import type { Keyv } from "keyv";
 import { KeyedMutex } from "../stores/KeyedMutex";
 import { tagPart, versionedMarkPart } from "../stores/keyParts";
+import { RETENTION_SLACK_MS } from "../stores/retention";
 import type { StoreDriver, VersionWrite, VersionWriteRequest } from "../stores/StoreDriver";
 import { nextVersion, versionFloor } from "../stores/versionClock";
 
@@ -15,6 +16,21 @@ export { nextVersion, versionFloor };
 export const DEFAULT_VERSION_TIMEOUT = 864000;
 
 const knownVersioned = new Map<string, number>();
+
+/**
+ * How much of its retention slack (a minute beyond its entry) a version key may have used up
+ * before a store lengthens it again. A store whose tags' keys are known to live long enough
+ * writes no version at all; each key then still outlives every entry it guards by at least
+ * `RETENTION_SLACK_MS - EXTEND_MARGIN_MS`, and never lives longer than its longest entry plus
+ * `RETENTION_SLACK_MS`.
+ *
+ * @example
+ * // an entry stored for 300 s: its tag's key is left alone if it is known to live 330 s more
+ */
+export const EXTEND_MARGIN_MS = RETENTION_SLACK_MS / 2;
+
+/** Version keys a {@link TagVersionStore} remembers (bounded: tags can come from request input). */
+const REMEMBERED_VERSIONS = 4096;
 
 /**
  * Remembers that a name is used as a versioned tag in this process, with its version lifetime,
@@ -71,6 +87,8 @@ function validVersion(value: unknown): value is number {
  */
 export class TagVersionStore {
   private readonly mutex = new KeyedMutex();
+  /** Version keys seen lately (part → version and expiry), for {@link ensure} with `extend`. */
+  private readonly remembered = new Map<string, { version: number; expiresAt: number }>();
 
   constructor(readonly driver: StoreDriver) {}
 
@@ -84,7 +102,11 @@ export class TagVersionStore {
     return tagPart(name, this.driver.partBudget);
   }
 
-  /** Current versions of `names`, `undefined` for a name without one, in one round trip. */
+  /**
+   * Current versions of `names`, `undefined` for a name without one, in one round trip. What it
+   * reads (version and expiry) is remembered, so that a store that follows need not write a
+   * version key whose life is already long enough.
+   */
   async read(names: readonly string[]): Promise<Record<string, number | undefined>> {
     const sync = this.readSync(names);
     if (sync) return sync;
@@ -92,9 +114,14 @@ export class TagVersionStore {
     if (names.length === 0) return versions;
     await this.driver.ready();
     const parts = names.map((name) => this.keyOf(name));
-    const values = parts.length === 1 ? [await this.keyv.get(parts[0])] : await this.keyv.getMany(parts);
+    const values = (parts.length === 1 ? [await this.keyv.get(parts[0], { raw: true })] : await this.keyv.getMany(parts, { raw: true })) as Array<
+      { value?: unknown; expires?: unknown } | undefined
+    >;
     names.forEach((name, i) => {
-      versions[name] = validVersion(values[i]) ? values[i] : undefined;
+      const raw = values[i];
+      const version = raw && typeof raw === "object" ? raw.value : undefined;
+      versions[name] = validVersion(version) ? version : undefined;
+      if (validVersion(version)) this.learn(parts[i], version, raw?.expires);
     });
     return versions;
   }
@@ -112,20 +139,34 @@ export class TagVersionStore {
    * The current version of each tag, creating the missing ones; each key then lives at least the
    * request's `ttlSeconds` (never shortened). Concurrent callers (in any process) get the same
    * version for a tag. `known` holds versions already read: unless `extend` is set, only the
-   * missing ones cost a round trip; with `extend` every key is written (to lengthen its life).
+   * missing ones cost a round trip. With `extend` a known version's key is lengthened too, unless
+   * it is already known (from a read or write of this store) to live at least `ttlSeconds` minus
+   * {@link EXTEND_MARGIN_MS} more; a tag known to have moved past its `known` version gets the
+   * newer one (so the caller can tell it was invalidated). All writes go in one round trip where
+   * the driver can.
    */
-  async ensure(
-    requests: readonly VersionRequest[],
-    known: Record<string, number | undefined> = {},
-    extend = false,
-  ): Promise<Record<string, number>> {
+  async ensure(requests: readonly VersionRequest[], known: Record<string, number | undefined> = {}, extend = false): Promise<Record<string, number>> {
     const result: Record<string, number> = {};
     const pending = new Map<string, VersionRequest>();
+    // In process memory a write is a synchronous update: nothing to save there.
+    const skipLongEnough = extend && !this.driver.peekVersion;
+    const now = Date.now();
     for (const r of requests) {
       const v = known[r.name];
       if (validVersion(v) && !extend) {
         result[r.name] = v;
         continue;
+      }
+      if (validVersion(v) && skipLongEnough && !pending.has(r.name)) {
+        const seen = this.remembered.get(this.keyOf(r.name));
+        if (seen && seen.version > v) {
+          result[r.name] = seen.version;
+          continue;
+        }
+        if (seen && seen.version === v && seen.expiresAt >= now + toMs(r.ttlSeconds) - EXTEND_MARGIN_MS) {
+          result[r.name] = v;
+          continue;
+        }
       }
       const previous = pending.get(r.name);
       pending.set(r.name, {
@@ -133,12 +174,27 @@ export class TagVersionStore {
         ttlSeconds: Math.max(r.ttlSeconds, previous?.ttlSeconds ?? 0),
         versioned: r.versioned === true || previous?.versioned === true,
       });
+      delete result[r.name];
     }
     if (pending.size === 0) return result;
     const list = [...pending.values()];
-    const written = await Promise.all(list.map((r) => this.write(r.name, { mode: "ensure", ttlMs: toMs(r.ttlSeconds), versioned: r.versioned === true })));
+    const written = await this.writeEnsured(list);
     list.forEach((r, i) => (result[r.name] = written[i].version));
     return result;
+  }
+
+  /** `ensure` writes, in one round trip when the driver can batch them. */
+  private async writeEnsured(list: readonly VersionRequest[]): Promise<VersionWrite[]> {
+    if (list.length > 1 && this.driver.ensureVersions) {
+      await this.driver.ready();
+      const parts = list.map((r) => this.keyOf(r.name));
+      const written = await this.driver.ensureVersions(
+        parts.map((part, i) => ({ part, ttlMs: toMs(list[i].ttlSeconds), versioned: list[i].versioned === true })),
+      );
+      written.forEach((w, i) => this.learn(parts[i], w.version, w.expiresAt));
+      return written;
+    }
+    return Promise.all(list.map((r) => this.write(r.name, { mode: "ensure", ttlMs: toMs(r.ttlSeconds), versioned: r.versioned === true })));
   }
 
   /**
@@ -157,9 +213,27 @@ export class TagVersionStore {
   private async write(name: string, request: VersionWriteRequest): Promise<VersionWrite> {
     await this.driver.ready();
     const part = this.keyOf(name);
-    if (this.driver.writeVersion) return this.driver.writeVersion(part, request);
     // Adapters without an atomic update: serialised within this process only.
-    return this.mutex.run(part, () => this.writeUnderLock(part, request));
+    const written = this.driver.writeVersion
+      ? await this.driver.writeVersion(part, request)
+      : await this.mutex.run(part, () => this.writeUnderLock(part, request));
+    this.learn(part, written.version, written.expiresAt);
+    return written;
+  }
+
+  /**
+   * Remembers that the key `part` held `version` until at least `expiresAt` (what a read or write
+   * just saw). The last answer wins (a recreated key may restart lower after a clock step); for
+   * the same version the later expiry is kept, since a key's life only grows. Bounded: the oldest
+   * records go first. Only an optimisation: what is served never depends on it.
+   */
+  private learn(part: string, version: number, expiresAt: unknown): void {
+    if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) return;
+    const previous = this.remembered.get(part);
+    const expires = previous?.version === version ? Math.max(previous.expiresAt, expiresAt) : expiresAt;
+    this.remembered.delete(part);
+    if (this.remembered.size >= REMEMBERED_VERSIONS) this.remembered.delete(this.remembered.keys().next().value as string);
+    this.remembered.set(part, { version, expiresAt: expires });
   }
 
   private async writeUnderLock(part: string, { mode, ttlMs, versioned }: VersionWriteRequest): Promise<VersionWrite> {
@@ -175,7 +249,7 @@ export class TagVersionStore {
     const version = mode === "ensure" && current !== undefined ? current : nextVersion(current ?? 0);
     await this.keyv.set(part, version, ttl);
     if (isVersioned) await this.keyv.set(versionedMarkPart(part), 1, ttl);
-    return { version, versioned: isVersioned };
+    return { version, versioned: isVersioned, expiresAt: now + ttl };
   }
 }
 

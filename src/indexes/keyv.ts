@@ -67,6 +67,20 @@ export class KeyvSurrogateIndex extends BaseSurrogateIndex {
     return this.records.add(surrogateKey, cacheKeys, ttlSeconds);
   }
 
+  /**
+   * Records `cacheKeys` under each of `surrogateKeys` (what storing one entry needs): one round
+   * trip on SQL stores, one add per tag elsewhere.
+   *
+   * @example
+   * await index.addToTags(["products", "featured"], ["=:/products"], 300);
+   */
+  async addToTags(surrogateKeys: readonly string[], cacheKeys: string[], ttlSeconds: number): Promise<void> {
+    if (surrogateKeys.length === 0) return;
+    await this.driver.ready();
+    if (this.records.addToTags && surrogateKeys.length > 1) return this.records.addToTags(surrogateKeys, cacheKeys, ttlSeconds);
+    await Promise.all(surrogateKeys.map((tag) => this.records.add(tag, cacheKeys, ttlSeconds)));
+  }
+
   async getKeys(surrogateKey: string): Promise<string[]> {
     await this.driver.ready();
     return this.records.getKeys(surrogateKey);

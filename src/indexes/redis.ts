@@ -62,7 +62,9 @@ export class RedisSurrogateIndex extends BaseSurrogateIndex {
     }
     if (options.client !== undefined) {
       if (!isRedisIndexClient(options.client)) {
-        throw new TypeError("RedisSurrogateIndex: `client` must be a node-redis v5 client or cluster (createClient() / createCluster() from redis, @redis/client or @keyv/redis)");
+        throw new TypeError(
+          "RedisSurrogateIndex: `client` must be a node-redis v5 client or cluster (createClient() / createCluster() from redis, @redis/client or @keyv/redis)",
+        );
       }
       this.client = options.client;
       this.ownsClient = false;

@@ -28,6 +28,11 @@ export type StoreNamespace = "entries" | "index" | "versions";
 export interface VersionWrite {
   version: number;
   versioned: boolean;
+  /**
+   * When the version key expires now (ms since the epoch), if the driver knows it: lets the core
+   * skip writes that would not lengthen the key's life. Undefined: unknown (or no expiry).
+   */
+  expiresAt?: number;
 }
 
 /**
@@ -59,6 +64,8 @@ export interface VersionWriteRequest {
  */
 export interface NativeTagIndex {
   add(tag: string, members: string[], ttlSeconds: number): Promise<void>;
+  /** Optional: records `members` under each of `tags` in one round trip (what a store of one entry needs). */
+  addToTags?(tags: readonly string[], members: string[], ttlSeconds: number): Promise<void>;
   getKeys(tag: string): Promise<string[]>;
   remove(tag: string): Promise<void>;
   /** Takes members out in bounded batches; members added meanwhile stay or are handed out, never lost. */
@@ -97,6 +104,8 @@ export interface StoreDriver {
   readonly entries: Keyv;
   readonly index: Keyv;
   readonly versions: Keyv;
+  /** Bytes held in this process's memory, when the driver accounts for them (the bounded memory store). */
+  localBytes?(): number;
   /** True when values are kept as objects in process memory (no serialisation). */
   readonly inMemory: boolean;
   /** True when other processes can share the store. */
@@ -112,6 +121,12 @@ export interface StoreDriver {
   peek?(namespace: StoreNamespace, part: string): unknown;
   /** Atomic version write (across processes when the store is shared). */
   writeVersion?(part: string, request: VersionWriteRequest): Promise<VersionWrite>;
+  /**
+   * Several `ensure` writes in one round trip (one statement on SQL), each atomic as
+   * {@link writeVersion}; results in the order of `writes`. Without it the core calls
+   * `writeVersion` once per part.
+   */
+  ensureVersions?(writes: ReadonlyArray<{ part: string; ttlMs: number; versioned: boolean }>): Promise<VersionWrite[]>;
   /** Synchronous version read (stores in process memory); undefined for a missing one. */
   peekVersion?(part: string): number | undefined;
   /** A native, cross-process-safe surrogate index on the `index` namespace. */

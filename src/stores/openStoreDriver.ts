@@ -1,4 +1,5 @@
-import { Keyv, type KeyvStoreAdapter } from "keyv";
+import type { Keyv, KeyvStoreAdapter } from "keyv";
+import { isKeyvInstance } from "./isKeyvInstance";
 import type { StoreDriver } from "./StoreDriver";
 import { KeyvStoreDriver } from "./keyv/KeyvStoreDriver";
 import { namespaceNames } from "./keyvNamespaces";
@@ -73,7 +74,7 @@ export function openStoreDriver(store: KeyvStoreSpec | undefined, namespace: str
   if (store === undefined) return new MemoryStoreDriver(new MemoryStore({ maxBytes: options.maxBytes }), names);
   if (isMemoryMap(store)) return new MemoryStoreDriver(store, names);
   if (typeof store === "string") return openUrl(store, names);
-  const adapter = (store instanceof Keyv ? store.store : store) as KeyvStoreAdapter & { client?: unknown; createKeyPrefix?: unknown };
+  const adapter = (isKeyvInstance(store) ? store.store : store) as KeyvStoreAdapter & { client?: unknown; createKeyPrefix?: unknown };
   if (isMemoryMap(adapter)) return new MemoryStoreDriver(adapter, names);
   if (isRedisIndexClient(adapter.client) && typeof adapter.createKeyPrefix === "function") return new RedisStoreDriver(adapter.client, names, false);
   return SqlStoreDriver.on(adapter, names) ?? new KeyvStoreDriver(adapter, names);

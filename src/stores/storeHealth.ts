@@ -34,7 +34,8 @@ const REDIS_STATE = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|OOM
 const PG_HEALTH = /^(08|53|57|58|XX)/;
 /** SQLite result codes of a busy, unreadable or full database file. */
 const SQLITE_HEALTH = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|NOMEM|READONLY|CORRUPT|NOTADB|PROTOCOL)/;
-const MESSAGES = /connection (refused|terminated|lost|closed|reset)|socket (closed|hang up)|the client is closed|timed? ?out|timeout exceeded|not connected|database is locked/i;
+const MESSAGES =
+  /connection (refused|terminated|lost|closed|reset)|socket (closed|hang up)|the client is closed|timed? ?out|timeout exceeded|not connected|database is locked/i;
 
 /**
  * True when `error` says the store is unhealthy (connection refused or lost, timeouts, an

@@ -19,7 +19,10 @@ describe("openKeyvStores", () => {
   });
 
   it("says which schemes it takes, without the password, for an unknown one", () => {
-    expect(() => openKeyvStores("mongodb://user:secret@h/db", "ccp")).to.throw(TypeError, /mongodb:\/\/user:\*\*\*@h\/db" is not supported: use redis:\/\/, rediss:\/\/, redis\+cluster:\/\//);
+    expect(() => openKeyvStores("mongodb://user:secret@h/db", "ccp")).to.throw(
+      TypeError,
+      /mongodb:\/\/user:\*\*\*@h\/db" is not supported: use redis:\/\/, rediss:\/\/, redis\+cluster:\/\//,
+    );
     expect(redactUrl("redis://:pw@h:1")).to.equal("redis://:***@h:1");
   });
 
@@ -54,7 +57,10 @@ describe("openKeyvStores", () => {
   });
 
   it("validates prune and surrogateIndex options with messages that say what to change", () => {
-    expect(() => new KeyvCacheBackend({ prune: { every: -1 } })).to.throw(TypeError, /prune\.every must be a whole number of stores \(0 turns sampled pruning off/);
+    expect(() => new KeyvCacheBackend({ prune: { every: -1 } })).to.throw(
+      TypeError,
+      /prune\.every must be a whole number of stores \(0 turns sampled pruning off/,
+    );
     expect(() => new KeyvCacheBackend({ prune: { batchSize: 0 } })).to.throw(TypeError, /prune\.batchSize must be a whole number >= 1/);
     expect(() => new KeyvCacheBackend({ surrogateIndex: {} as never })).to.throw(TypeError, /instance of a BaseSurrogateIndex subclass/);
     expect(() => new RedisSurrogateIndex({ client: {} })).to.throw(TypeError, /node-redis v5 client or cluster/);

@@ -35,6 +35,11 @@ export class MemoryStoreDriver implements StoreDriver {
   readonly inMemory = true;
   readonly shared = false;
   readonly partBudget = Infinity;
+
+  /** What the bounded store accounts for (entries, index records and versions share it); 0 for a plain Map. */
+  localBytes(): number {
+    return this.map instanceof MemoryStore ? this.map.calculatedSize : 0;
+  }
   readonly entries: Keyv;
   readonly index: Keyv;
   readonly versions: Keyv;
@@ -56,7 +61,11 @@ export class MemoryStoreDriver implements StoreDriver {
       // An entry the store evicted or expired leaves its tags' records too, so a record holds only
       // live entries (and stays small enough to be kept).
       const entriesPrefix = this.entries._getKeyPrefix("");
-      const index = new MemoryTagIndex(map, (part) => this.physical("index", part), (tag) => this.forgetVersion(tag));
+      const index = new MemoryTagIndex(
+        map,
+        (part) => this.physical("index", part),
+        (tag) => this.forgetVersion(tag),
+      );
       this.stopListening = map.onDrop((key, value) => {
         if (!key.startsWith(entriesPrefix)) return;
         const tags = ((value as Envelope)?.value as { tags?: unknown } | undefined)?.tags;
@@ -115,12 +124,12 @@ export class MemoryStoreDriver implements StoreDriver {
     const expires = Math.max(now + ttlMs, typeof live?.expires === "number" ? live.expires : 0);
     if (mode === "ensure" && live) {
       if (expires !== live.expires || mark !== (live.versioned === true)) this.put(key, { value: live.value, expires, versioned: mark || undefined }, now);
-      return { version: live.value, versioned: mark };
+      return { version: live.value, versioned: mark, expiresAt: expires };
     }
     // An expired value is still the floor: a version never repeats.
     const next = nextVersion(known?.value ?? 0);
     this.put(key, { value: next, expires, versioned: mark || undefined }, now);
-    return { version: next, versioned: mark };
+    return { version: next, versioned: mark, expiresAt: expires };
   }
 
   private put(key: string, record: StoredVersion, now: number): void {
@@ -134,7 +143,12 @@ export class MemoryStoreDriver implements StoreDriver {
   }
 
   createTagIndex(batchSize: number): NativeTagIndex {
-    return new MemoryTagIndex(this.map, (part) => this.physical("index", part), (tag) => this.forgetVersion(tag), batchSize);
+    return new MemoryTagIndex(
+      this.map,
+      (part) => this.physical("index", part),
+      (tag) => this.forgetVersion(tag),
+      batchSize,
+    );
   }
 
   async acquireLock(part: string, ttlMs: number): Promise<string | null> {

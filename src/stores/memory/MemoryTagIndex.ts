@@ -101,7 +101,7 @@ export class MemoryTagIndex implements NativeTagIndex {
   /** Takes one member out of a tag's record (an entry the store dropped by itself). */
   forget(tag: string, member: string): void {
     const record = this.record(tag);
-    if (!record || !record.value.delete(member)) return;
+    if (!record?.value.delete(member)) return;
     record.bytes -= member.length + MEMBER_OVERHEAD;
     this.write(tag, record);
   }

@@ -69,13 +69,15 @@ export class RedisStoreDriver implements StoreDriver {
 
   async writeVersion(part: string, { mode, ttlMs, versioned }: VersionWriteRequest): Promise<VersionWrite> {
     await this.ready();
-    const reply = (await VERSION_SCRIPT.run(this.client, [this.physicalKey("versions", part)], [String(Math.max(1, Math.ceil(ttlMs))), String(Date.now()), mode, versioned ? "1" : "0"])) as [
-      string,
-      number,
-    ];
+    const reply = (await VERSION_SCRIPT.run(
+      this.client,
+      [this.physicalKey("versions", part)],
+      [String(Math.max(1, Math.ceil(ttlMs))), String(Date.now()), mode, versioned ? "1" : "0"],
+    )) as [string, number, string?];
     const version = Number(reply?.[0]);
     if (!Number.isSafeInteger(version) || version <= 0) throw new Error(`Redis returned no version for "${part}" (got ${String(reply)})`);
-    return { version, versioned: Number(reply[1]) === 1 };
+    const expiresAt = Number(reply[2]);
+    return { version, versioned: Number(reply[1]) === 1, expiresAt: Number.isSafeInteger(expiresAt) && expiresAt > 0 ? expiresAt : undefined };
   }
 
   createTagIndex(batchSize: number): NativeTagIndex {

@@ -38,6 +38,13 @@ const SQLITE_VERSION = (column: string) =>
 
 const tables = new WeakMap<object, SqlKeyvTable>();
 
+/** What a version statement returns: the version, the "versioned" mark, the expiry (ms). */
+interface VersionRow {
+  v: number | string;
+  f: unknown;
+  e?: number | string | null;
+}
+
 /**
  * The table behind a SQL Keyv adapter.
  *
@@ -56,9 +63,16 @@ export class SqlKeyvTable {
     this.keySize = Number(adapter.opts.keySize ?? 255);
     const table = String(adapter.opts.table ?? "keyv");
     const schema = String(adapter.opts.schema ?? "public");
-    for (const [what, name] of this.dialect === "postgres" ? [["table", table], ["schema", schema]] : [["table", table]]) {
+    for (const [what, name] of this.dialect === "postgres"
+      ? [
+          ["table", table],
+          ["schema", schema],
+        ]
+      : [["table", table]]) {
       if (!IDENTIFIER.test(name)) {
-        throw new TypeError(`the ${this.dialect} store's ${what} "${name}" must be a plain SQL identifier (letters, digits and "_", not starting with a digit); choose another \`${what}\` option`);
+        throw new TypeError(
+          `the ${this.dialect} store's ${what} "${name}" must be a plain SQL identifier (letters, digits and "_", not starting with a digit); choose another \`${what}\` option`,
+        );
       }
     }
     this.table = this.dialect === "postgres" ? `${schema}.${table}` : table;
@@ -113,7 +127,8 @@ export class SqlKeyvTable {
    * recorded here only ever grows, whatever the order concurrent writers arrive in.
    */
   async upsertGrowing(rows: SqlRow[]): Promise<void> {
-    const unique = [...new Map(rows.map((r) => [r.key, r])).values()];
+    // In key order: two statements locking rows in one order never deadlock (PostgreSQL).
+    const unique = [...new Map(rows.map((r) => [r.key, r])).values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (let i = 0; i < unique.length; i += 500) {
       const batch = unique.slice(i, i + 500);
       if (this.dialect === "postgres") {
@@ -144,20 +159,22 @@ export class SqlKeyvTable {
         [prefix, SqlKeyvTable.upper(prefix), limit],
       );
     }
-    return this.run<SqlRow>(
-      `DELETE FROM ${this.table} WHERE key IN (SELECT key FROM ${this.table} WHERE key >= ? AND key < ? LIMIT ?) RETURNING key, value`,
-      [prefix, SqlKeyvTable.upper(prefix), limit],
-    );
+    return this.run<SqlRow>(`DELETE FROM ${this.table} WHERE key IN (SELECT key FROM ${this.table} WHERE key >= ? AND key < ? LIMIT ?) RETURNING key, value`, [
+      prefix,
+      SqlKeyvTable.upper(prefix),
+      limit,
+    ]);
   }
 
   /** Up to `limit` rows whose key starts with `prefix`, in key order, after `after` (exclusive). */
   async scanPrefix(prefix: string, after: string | undefined, limit: number): Promise<SqlRow[]> {
     if (this.dialect === "postgres") {
       await this.ensurePrefixIndex();
-      return this.run<SqlRow>(
-        `SELECT key, value FROM ${this.table} WHERE key COLLATE "C" > $1 AND key COLLATE "C" < $2 ORDER BY key COLLATE "C" LIMIT $3`,
-        [after ?? prefix.slice(0, -1), SqlKeyvTable.upper(prefix), limit],
-      );
+      return this.run<SqlRow>(`SELECT key, value FROM ${this.table} WHERE key COLLATE "C" > $1 AND key COLLATE "C" < $2 ORDER BY key COLLATE "C" LIMIT $3`, [
+        after ?? prefix.slice(0, -1),
+        SqlKeyvTable.upper(prefix),
+        limit,
+      ]);
     }
     return this.run<SqlRow>(`SELECT key, value FROM ${this.table} WHERE key > ? AND key < ? ORDER BY key LIMIT ?`, [
       after ?? prefix.slice(0, -1),
@@ -204,10 +221,10 @@ export class SqlKeyvTable {
     nowMs: number,
     floorUs: number,
     versioned: boolean,
-  ): Promise<{ version: number; versioned: boolean }> {
+  ): Promise<{ version: number; versioned: boolean; expiresAt?: number }> {
     const expires = String(Math.ceil(expiresAtMs));
     const now = String(Math.floor(nowMs));
-    let rows: Array<{ v: number | string; f: unknown }>;
+    let rows: VersionRow[];
     if (this.dialect === "postgres") {
       const live = `(${PG_VERSION("t.value")} IS NOT NULL AND COALESCE(${PG_EXPIRES("t.value")}, $3::bigint) >= $3::bigint)`;
       const mark = `CASE WHEN $4::boolean OR (${live} AND position('"versioned":1' in t.value) > 0) THEN ',"versioned":1' ELSE '' END`;
@@ -219,7 +236,7 @@ export class SqlKeyvTable {
         `INSERT INTO ${this.table} AS t (key, value)
          VALUES ($1, '{"value":' || ${PG_NOW_US} || CASE WHEN $4::boolean THEN ',"versioned":1' ELSE '' END || ',"expires":' || $2::bigint || '}')
          ON CONFLICT (key) DO UPDATE SET value = ${update}
-         RETURNING ${PG_VERSION("t.value")} AS v, position('"versioned":1' in t.value) > 0 AS f`,
+         RETURNING ${PG_VERSION("t.value")} AS v, position('"versioned":1' in t.value) > 0 AS f, ${PG_EXPIRES("t.value")} AS e`,
         [key, expires, now, versioned ? "true" : "false"],
       );
     } else {
@@ -234,13 +251,84 @@ export class SqlKeyvTable {
         `INSERT INTO ${this.table} (key, value)
          VALUES (?1, '{"value":' || CAST(?2 AS INTEGER) || CASE WHEN CAST(?5 AS INTEGER) = 1 THEN ',"versioned":1' ELSE '' END || ',"expires":' || CAST(?3 AS INTEGER) || '}')
          ON CONFLICT(key) DO UPDATE SET value = ${update}
-         RETURNING ${SQLITE_VERSION("value")} AS v, instr(value, '"versioned":1') > 0 AS f`,
+         RETURNING ${SQLITE_VERSION("value")} AS v, instr(value, '"versioned":1') > 0 AS f, ${SQLITE_EXPIRES("value")} AS e`,
         [key, String(floorUs), expires, now, versioned ? "1" : "0"],
       );
     }
-    const version = Number(rows[0]?.v);
+    return this.versionOf(key, rows[0]);
+  }
+
+  /**
+   * `ensure` writes of several version rows in one statement (see {@link writeVersion}): each row
+   * keeps its live version (or gets a new one above the previous), its expiry grows to at least
+   * its `expiresAtMs`, a "versioned" mark is kept or added. Rows are locked in key order, so two
+   * such statements never deadlock on PostgreSQL. Results are in the order of `writes`.
+   */
+  async ensureVersions(
+    writes: ReadonlyArray<{ key: string; expiresAtMs: number; versioned: boolean }>,
+    nowMs: number,
+    floorUs: number,
+  ): Promise<Array<{ version: number; versioned: boolean; expiresAt?: number }>> {
+    const merged = new Map<string, { key: string; expiresAtMs: number; versioned: boolean }>();
+    for (const w of writes) {
+      const previous = merged.get(w.key);
+      merged.set(w.key, {
+        key: w.key,
+        expiresAtMs: Math.max(w.expiresAtMs, previous?.expiresAtMs ?? 0),
+        versioned: w.versioned || previous?.versioned === true,
+      });
+    }
+    const sorted = [...merged.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const byKey = new Map<string, VersionRow>();
+    const now = String(Math.floor(nowMs));
+    for (let i = 0; i < sorted.length; i += 500) {
+      const batch = sorted.slice(i, i + 500);
+      let rows: Array<VersionRow & { k: string }>;
+      if (this.dialect === "postgres") {
+        // The proposed row carries the request: its expiry and mark are read back from `excluded`.
+        const live = `(${PG_VERSION("t.value")} IS NOT NULL AND COALESCE(${PG_EXPIRES("t.value")}, $4::bigint) >= $4::bigint)`;
+        const asked = `position('"versioned":1' in excluded.value) > 0`;
+        const mark = `CASE WHEN ${asked} OR (${live} AND position('"versioned":1' in t.value) > 0) THEN ',"versioned":1' ELSE '' END`;
+        const exp = `GREATEST(${PG_EXPIRES("excluded.value")}, CASE WHEN ${live} THEN COALESCE(${PG_EXPIRES("t.value")}, 0) ELSE 0 END)`;
+        const next = `'{"value":' || GREATEST(COALESCE(${PG_VERSION("t.value")}, 0) + 1, ${PG_NOW_US}) || ${mark} || ',"expires":' || ${exp} || '}'`;
+        const keep = `'{"value":' || ${PG_VERSION("t.value")} || ${mark} || ',"expires":' || ${exp} || '}'`;
+        rows = await this.run(
+          `INSERT INTO ${this.table} AS t (key, value)
+           SELECT r.k, '{"value":' || ${PG_NOW_US} || CASE WHEN r.f THEN ',"versioned":1' ELSE '' END || ',"expires":' || r.e || '}'
+           FROM UNNEST($1::text[], $2::bigint[], $3::boolean[]) AS r(k, e, f)
+           ON CONFLICT (key) DO UPDATE SET value = CASE WHEN ${live} THEN ${keep} ELSE ${next} END
+           RETURNING t.key AS k, ${PG_VERSION("t.value")} AS v, position('"versioned":1' in t.value) > 0 AS f, ${PG_EXPIRES("t.value")} AS e`,
+          [batch.map((w) => w.key), batch.map((w) => String(Math.ceil(w.expiresAtMs))), batch.map((w) => w.versioned), now],
+        );
+      } else {
+        const t = `${this.table}.value`;
+        const live = `(${SQLITE_VERSION(t)} IS NOT NULL AND coalesce(${SQLITE_EXPIRES(t)}, CAST(?3 AS INTEGER)) >= CAST(?3 AS INTEGER))`;
+        const asked = `instr(excluded.value, '"versioned":1') > 0`;
+        const mark = `CASE WHEN ${asked} OR (${live} AND instr(${t}, '"versioned":1') > 0) THEN ',"versioned":1' ELSE '' END`;
+        const exp = `max(${SQLITE_EXPIRES("excluded.value")}, CASE WHEN ${live} THEN coalesce(${SQLITE_EXPIRES(t)}, 0) ELSE 0 END)`;
+        const next = `'{"value":' || max(coalesce(${SQLITE_VERSION(t)}, 0) + 1, CAST(?2 AS INTEGER)) || ${mark} || ',"expires":' || ${exp} || '}'`;
+        const keep = `'{"value":' || ${SQLITE_VERSION(t)} || ${mark} || ',"expires":' || ${exp} || '}'`;
+        rows = await this.run(
+          `INSERT INTO ${this.table} (key, value)
+           SELECT json_extract(j.value, '$[0]'),
+             '{"value":' || CAST(?2 AS INTEGER) || CASE WHEN json_extract(j.value, '$[2]') = 1 THEN ',"versioned":1' ELSE '' END
+             || ',"expires":' || CAST(json_extract(j.value, '$[1]') AS INTEGER) || '}'
+           FROM json_each(?1) AS j WHERE true
+           ON CONFLICT(key) DO UPDATE SET value = CASE WHEN ${live} THEN ${keep} ELSE ${next} END
+           RETURNING key AS k, ${SQLITE_VERSION("value")} AS v, instr(value, '"versioned":1') > 0 AS f, ${SQLITE_EXPIRES("value")} AS e`,
+          [JSON.stringify(batch.map((w) => [w.key, Math.ceil(w.expiresAtMs), w.versioned ? 1 : 0])), String(floorUs), now],
+        );
+      }
+      for (const row of rows) byKey.set(String(row.k), row);
+    }
+    return writes.map((w) => this.versionOf(w.key, byKey.get(w.key)));
+  }
+
+  private versionOf(key: string, row: VersionRow | undefined): { version: number; versioned: boolean; expiresAt?: number } {
+    const version = Number(row?.v);
     if (!Number.isSafeInteger(version)) throw new Error(`the ${this.dialect} store did not return a version for "${key}"`);
-    return { version, versioned: rows[0]?.f === true || Number(rows[0]?.f) === 1 };
+    const expiresAt = row?.e === null || row?.e === undefined ? undefined : Number(row.e);
+    return { version, versioned: row?.f === true || Number(row?.f) === 1, expiresAt: Number.isFinite(expiresAt) ? expiresAt : undefined };
   }
 
   /**
@@ -277,7 +365,12 @@ export class SqlKeyvTable {
    * key order from `cursor`, looking at up to `limit` rows (each row is looked at once per pass, so
    * a step's work is bounded whatever the table holds). `done` says the pass reached the end.
    */
-  async pruneStep(prefix: string, nowMs: number, limit: number, cursor: string | undefined): Promise<{ deleted: number; cursor: string | undefined; done: boolean }> {
+  async pruneStep(
+    prefix: string,
+    nowMs: number,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<{ deleted: number; cursor: string | undefined; done: boolean }> {
     const postgres = this.dialect === "postgres";
     if (postgres) await this.ensurePrefixIndex();
     const page = postgres
@@ -294,7 +387,10 @@ export class SqlKeyvTable {
     if (expired.length > 0) {
       // Checked again in the statement: a row rewritten since the page was read is kept.
       const rows = postgres
-        ? await this.run(`DELETE FROM ${this.table} WHERE key = ANY($1) AND ${PG_EXPIRES("value")} < $2::bigint RETURNING key`, [expired, String(Math.floor(nowMs))])
+        ? await this.run(`DELETE FROM ${this.table} WHERE key = ANY($1) AND ${PG_EXPIRES("value")} < $2::bigint RETURNING key`, [
+            expired,
+            String(Math.floor(nowMs)),
+          ])
         : await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) AND ${SQLITE_EXPIRES("value")} < ? RETURNING key`, [
             JSON.stringify(expired),
             Math.floor(nowMs),

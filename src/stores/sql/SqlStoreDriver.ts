@@ -65,6 +65,16 @@ export class SqlStoreDriver implements StoreDriver {
     return this.table.writeVersion(this.physical("versions", part), mode, now + ttlMs, now, versionFloor(), versioned);
   }
 
+  /** Several `ensure` writes in one statement (the versions of one entry's tags). */
+  ensureVersions(writes: ReadonlyArray<{ part: string; ttlMs: number; versioned: boolean }>): Promise<VersionWrite[]> {
+    const now = Date.now();
+    return this.table.ensureVersions(
+      writes.map((w) => ({ key: this.physical("versions", w.part), expiresAtMs: now + w.ttlMs, versioned: w.versioned })),
+      now,
+      versionFloor(),
+    );
+  }
+
   createTagIndex(batchSize: number): NativeTagIndex {
     return new SqlTagIndex(this.table, (part) => this.physical("index", part), this.table.keySize - this.index._getKeyPrefix("").length, batchSize);
   }
