@@ -104,7 +104,9 @@ export async function compareInterleaved(targets: LoadTarget[], options: Compare
       const ticks = processTicks(server) - before;
       runs.get(t.name)!.push(r);
       cpu.get(t.name)!.push(r.ok > 0 ? (ticks * 1e6) / TICKS_PER_SECOND / r.ok : NaN);
-      options.log?.(`    round ${round + 1}/${options.rounds} ${t.name.padEnd(14)} ${Math.round(r.rps).toString().padStart(6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  server CPU ${Math.round(cpu.get(t.name)!.at(-1)!)} µs/req${r.failed ? `  FAILED ${r.failed}` : ""}`);
+      options.log?.(
+        `    round ${round + 1}/${options.rounds} ${t.name.padEnd(14)} ${Math.round(r.rps).toString().padStart(6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  server CPU ${Math.round(cpu.get(t.name)!.at(-1)!)} µs/req${r.failed ? `  FAILED ${r.failed}` : ""}`,
+      );
     }
   }
   return new Comparison(runs, cpu, noise.othersCores());

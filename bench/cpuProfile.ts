@@ -119,7 +119,13 @@ export function summarizeProfile(file: string, topN = 15, requests?: number, cpu
     const special = ["(garbage collector)", "(program)", "(idle)", "(root)"].includes(name);
     const areaName = special ? name : area;
     const key = `${name}@${location}:${lineNumber}`;
-    const line = functions.get(key) ?? { functionName: name, location: location ? `${location}:${lineNumber + 1}` : "", area: areaName, selfMs: 0, selfPercent: 0 };
+    const line = functions.get(key) ?? {
+      functionName: name,
+      location: location ? `${location}:${lineNumber + 1}` : "",
+      area: areaName,
+      selfMs: 0,
+      selfPercent: 0,
+    };
     line.selfMs += us / 1000;
     functions.set(key, line);
     areas.set(areaName, (areas.get(areaName) ?? 0) + us);
@@ -149,7 +155,9 @@ export function summarizeProfile(file: string, topN = 15, requests?: number, cpu
 /** The summary as markdown lines. */
 export function profileMarkdown(title: string, s: ProfileSummary): string[] {
   const perRequest =
-    s.requests && s.cpuMicrosPerRequest ? ` Server CPU ${s.cpuMicrosPerRequest.toFixed(0)} µs per request (/proc, ${s.requests.toLocaleString("en-US")} requests).` : "";
+    s.requests && s.cpuMicrosPerRequest
+      ? ` Server CPU ${s.cpuMicrosPerRequest.toFixed(0)} µs per request (/proc, ${s.requests.toLocaleString("en-US")} requests).`
+      : "";
   const lines = [
     `**${title}** — ${(s.totalMs / 1000).toFixed(1)} s sampled (100 µs interval), file \`${path.relative(ROOT, s.file)}\`.${perRequest} ` +
       `${s.underCachePercent.toFixed(1)}% of the server's samples have a custom-cache-page frame on the stack.`,
@@ -158,19 +166,30 @@ export function profileMarkdown(title: string, s: ProfileSummary): string[] {
     "|---:|---|---|---|",
     ...s.top.map((t) => `| ${t.selfPercent.toFixed(1)} | \`${t.functionName}\` | ${t.location ? `\`${t.location}\`` : ""} | ${t.area} |`),
     "",
-    "Self time by area: " + s.areas.slice(0, 10).map((a) => `${a.area} ${a.selfPercent.toFixed(1)}%`).join(", ") + ".",
+    `Self time by area: ${s.areas
+      .slice(0, 10)
+      .map((a) => `${a.area} ${a.selfPercent.toFixed(1)}%`)
+      .join(", ")}.`,
   ];
   if (s.inclusive.length > 0) {
     const cpu = s.cpuMicrosPerRequest;
     lines.push(
       "",
       `Our functions by inclusive time (share of the busy samples${cpu ? "; ≈ µs of CPU per request" : ""}): ` +
-        s.inclusive.map((e) => `\`${e.functionName}\` (${e.location}) ${(100 * e.share).toFixed(1)}%${cpu ? ` ≈ ${(e.share * cpu).toFixed(1)} µs` : ""}`).join(", ") +
+        s.inclusive
+          .map((e) => `\`${e.functionName}\` (${e.location}) ${(100 * e.share).toFixed(1)}%${cpu ? ` ≈ ${(e.share * cpu).toFixed(1)} µs` : ""}`)
+          .join(", ") +
         ".",
     );
   }
   if (s.srcFiles.length > 0) {
-    lines.push("", "Self time in our files: " + s.srcFiles.slice(0, 10).map((f) => `\`${f.file}\` ${f.selfPercent.toFixed(1)}%`).join(", ") + ".");
+    lines.push(
+      "",
+      `Self time in our files: ${s.srcFiles
+        .slice(0, 10)
+        .map((f) => `\`${f.file}\` ${f.selfPercent.toFixed(1)}%`)
+        .join(", ")}.`,
+    );
   }
   return lines;
 }

@@ -86,8 +86,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   instance.on("response", (_client, statusCode, _bytes, responseTime) => {
     if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
   });
-  const guard =
-    options.amount !== undefined ? setTimeout(() => instance.stop(), (options.maxSeconds ?? 60 + options.amount / 500) * 1000) : undefined;
+  const guard = options.amount !== undefined ? setTimeout(() => instance.stop(), (options.maxSeconds ?? 60 + options.amount / 500) * 1000) : undefined;
   const result = await instance;
   if (guard) clearTimeout(guard);
   const sorted = Float64Array.from(latencies).sort();

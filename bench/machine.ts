@@ -67,8 +67,14 @@ export function describeMachine(): MachineInfo {
     memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
     kernel: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
-    packages: [{ name: "custom-cache-page", version: `${versionOf(ROOT)} (src/ imported directly)` }, ...PACKAGES.map((name) => ({ name, version: versionOf(path.join(ROOT, "node_modules", name)) }))],
+    packages: [
+      { name: "custom-cache-page", version: `${versionOf(ROOT)} (src/ imported directly)` },
+      ...PACKAGES.map((name) => ({ name, version: versionOf(path.join(ROOT, "node_modules", name)) })),
+    ],
     git: commit ? `${commit}${dirty ? " + uncommitted changes in src/" : ""}` : "unknown",
-    loadAverage: os.loadavg().map((l) => l.toFixed(2)).join(" / "),
+    loadAverage: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" / "),
   };
 }

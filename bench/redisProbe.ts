@@ -170,9 +170,7 @@ export class RedisProbe {
     }
     try {
       const raw = (await this.command("SLOWLOG", "GET", capacity)) as unknown[][];
-      return raw
-        .map((e) => ({ id: Number(e[0]), micros: Number(e[2]), args: (e[3] as unknown[]).map(String) }))
-        .filter((e) => e.id > startId);
+      return raw.map((e) => ({ id: Number(e[0]), micros: Number(e[2]), args: (e[3] as unknown[]).map(String) })).filter((e) => e.id > startId);
     } finally {
       await this.command("CONFIG", "SET", "slowlog-max-len", maxLen);
     }

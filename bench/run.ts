@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the benchmark suite of issue 6. Runs every scenario in one go on this machine
- * and writes bench/REPORT.md and the "Performance" section of README.md. Never part of `npm test`.
+ * and writes bench/REPORT.md and docs/performance.md. Never part of `npm test`.
  *
  *   npm run bench                       # everything (about 5 minutes)
  *   npm run bench -- --quick            # shorter runs, smaller N (a smoke run)
@@ -8,7 +8,7 @@
  *   npm run bench -- --rounds=5 --duration=2 --connections=10
  */
 import "reflect-metadata";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setCacheLogger } from "../src";
@@ -21,30 +21,31 @@ import { runInvalidationScenarios } from "./scenarios/invalidation";
 import { runMemoryScenario, type RedisIndexBytes } from "./scenarios/memory";
 import { runMissScenario } from "./scenarios/misses";
 import { runRedisHitScenario } from "./scenarios/redisHits";
+import { runTelemetryScenario } from "./scenarios/telemetry";
 import { msSince } from "./stats";
 import type { ScenarioReport } from "./types";
 
 const ROOT = path.resolve(__dirname, "..");
-const SCENARIOS = ["hits", "redis", "misses", "invalidation", "memory"] as const;
+const SCENARIOS = ["hits", "redis", "misses", "invalidation", "memory", "telemetry"] as const;
 
 function option(name: string): string | undefined {
   const prefix = `--${name}=`;
   return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
 
-/** Replaces README.md's "## Performance" section (up to the next "## " heading) with `section`. */
-function updateReadme(section: string): void {
-  const file = path.join(ROOT, "README.md");
-  const readme = readFileSync(file, "utf8");
-  const start = readme.indexOf("\n## Performance\n");
-  if (start < 0) throw new Error("README.md has no '## Performance' section to update");
-  const next = readme.indexOf("\n## ", start + 1);
-  writeFileSync(file, `${readme.slice(0, start + 1)}${section.trimEnd()}\n${next < 0 ? "" : readme.slice(next)}`);
+/** Writes docs/performance.md: the performance section as a page of its own (headings one level up). */
+function writePerformanceDoc(section: string): void {
+  const page = section.replace(/^## Performance\n/, "# Performance\n").replace(/^### /gm, "## ");
+  writeFileSync(path.join(ROOT, "docs", "performance.md"), `${page.trimEnd()}\n`);
 }
 
 function failure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const frames = (error.stack ?? "").split("\n").filter((l) => l.trim().startsWith("at ")).slice(0, 4).map((l) => l.trim());
+  const frames = (error.stack ?? "")
+    .split("\n")
+    .filter((l) => l.trim().startsWith("at "))
+    .slice(0, 4)
+    .map((l) => l.trim());
   return [`${error.name}: ${error.message}`, ...frames].join("\n");
 }
 
@@ -52,7 +53,9 @@ async function main(): Promise<void> {
   const started = process.hrtime.bigint();
   const startedAt = new Date();
   const quick = process.argv.includes("--quick");
-  const only = option("only")?.split(",").map((s) => s.trim());
+  const only = option("only")
+    ?.split(",")
+    .map((s) => s.trim());
   const unknown = only?.filter((s) => !(SCENARIOS as readonly string[]).includes(s)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(", ")}; choose among ${SCENARIOS.join(", ")}`);
   const wanted = (name: (typeof SCENARIOS)[number]) => !only || only.includes(name);
@@ -123,6 +126,7 @@ async function main(): Promise<void> {
       });
     }
     if (wanted("memory")) await attempt("memory", "6. Memory", () => runMemoryScenario(ctx, redisIndex));
+    if (wanted("telemetry")) await attempt("telemetry", "7. Telemetry overhead", () => runTelemetryScenario(ctx));
   } finally {
     if (probe) {
       const removed = await probe.cleanNamespace(ctx.namespace).catch(() => -1);
@@ -142,12 +146,15 @@ async function main(): Promise<void> {
     machine,
     redisVersion,
     settings: { rounds: ctx.rounds, duration: ctx.duration, warmupSeconds: ctx.warmupSeconds, connections: ctx.connections, quick },
-    loadAverageAtEnd: os.loadavg().map((l) => l.toFixed(2)).join(" / "),
+    loadAverageAtEnd: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" / "),
     scenarios,
   };
   writeFileSync(path.join(__dirname, "REPORT.md"), renderReport(run));
-  if (!only && !quick) updateReadme(renderPerformanceDoc(run));
-  console.log(`\nbench: wrote bench/REPORT.md${!only && !quick ? " and README.md's Performance section" : ""} (${Math.round(run.wallSeconds)} s)`);
+  if (!only && !quick) writePerformanceDoc(renderPerformanceDoc(run));
+  console.log(`\nbench: wrote bench/REPORT.md${!only && !quick ? " and docs/performance.md" : ""} (${Math.round(run.wallSeconds)} s)`);
 }
 
 main().then(

@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
 import { createExpressServer, createKoaServer, Get, JsonController, UseBefore, useContainer } from "routing-controllers";
 import { Container, Service } from "typedi";
 import { CachePage, configureCachePage, generateCacheKey, KeyvCacheBackend } from "../src";
+import { registerCachePageMetrics } from "../src/prometheus";
 import { BODY, BODY_BYTES } from "./body";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -33,11 +34,19 @@ export interface ServerConfig {
   apicache?: boolean;
   /** Also start a plain node:http server answering the same bytes (the load generator's ceiling). */
   rawCeiling?: boolean;
+  /** "prometheus": registerCachePageMetrics on a prom-client registry, as an app exposing /metrics would. */
+  telemetry?: "none" | "prometheus";
 }
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? "{}") as ServerConfig;
 const DELAY_MS = config.delayMs ?? 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+if (config.telemetry === "prometheus") {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Registry } = require("prom-client") as typeof import("prom-client");
+  registerCachePageMetrics(new Registry());
+}
 
 if (config.store === "redis") {
   configureCachePage({
@@ -202,7 +211,7 @@ async function main(): Promise<void> {
   process.on("message", (message: { id: number; cmd: string; args?: Record<string, unknown> }) => {
     handle(message).then(
       (result) => process.send?.({ id: message.id, result }),
-      (error: unknown) => process.send?.({ id: message.id, error: error instanceof Error ? error.stack ?? error.message : String(error) }),
+      (error: unknown) => process.send?.({ id: message.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
     );
   });
   process.on("disconnect", () => process.exit(0));

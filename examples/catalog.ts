@@ -6,7 +6,7 @@
 import "reflect-metadata";
 import { Body, Get, JsonController, NotFoundError, Param, Put, QueryParam } from "routing-controllers";
 import { Service } from "typedi";
-import { CachePage, generateCacheKey, Invalidator, surrogateFromModel, Tags, versioned } from "../src";
+import { CachePage, generateCacheKey, Invalidator, surrogateFromModel, Tags, versioned } from "custom-cache-page";
 
 export interface Product {
   id: number;

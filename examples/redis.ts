@@ -4,7 +4,7 @@
  *   REDIS_URL=redis://127.0.0.1:6379 PORT=3000 npx ts-node examples/redis.ts
  */
 import "reflect-metadata";
-import { configureCachePage } from "../src";
+import { configureCachePage } from "custom-cache-page";
 import { startExpressCatalog } from "./express";
 
 configureCachePage({

@@ -19,29 +19,10 @@ export { KeyvCacheBackend, type KeyvCacheBackendOptions } from "./backends/keyv"
 export type { KeyvStoreSpec, KeyvStores, KeyvStoreKind } from "./backends/openKeyvStores";
 export type { PruneOptions, PruneResult, SampledPruneOptions } from "./backends/prune";
 export { CompositeBackend, CompositeBackendError, type CompositeBackendOptions } from "./backends/composite";
-export { FastlyBackend, FASTLY_MAX_KEYS_PER_PURGE, type FastlyBackendOptions } from "./backends/fastly";
-export { CloudflareBackend, CLOUDFLARE_MAX_TAGS_PER_PURGE, describeCloudflareErrors, type CloudflareBackendOptions } from "./backends/cloudflare";
+export { FastlyBackend, type FastlyBackendOptions } from "./backends/fastly";
+export { CloudflareBackend, type CloudflareBackendOptions } from "./backends/cloudflare";
 export { VarnishBackend, type VarnishBackendOptions } from "./backends/varnish";
-export { CdnBackendBase } from "./backends/cdn/cdnBackendBase";
-export {
-  CdnPurgeError,
-  CdnRequestError,
-  PurgeClient,
-  type PurgeClientOptions,
-  type PurgeRetryOptions,
-  type PurgeTransport,
-  type PurgeRequest,
-  type PurgeFailure,
-  type PurgeClock,
-} from "./backends/cdn/purgeClient";
-export {
-  CdnTagHeaderFormatter,
-  FASTLY_TAG_HEADER,
-  CLOUDFLARE_TAG_HEADER,
-  varnishTagHeader,
-  type TagHeaderFormatter,
-  type TagHeaderRules,
-} from "./backends/cdn/tagHeaderFormatter";
+// The CDN building blocks (purge client, tag header formatter, limits) are in "custom-cache-page/cdn" (src/cdn.ts).
 
 export { BaseSurrogateIndex } from "./indexes/base";
 export { KeyvSurrogateIndex, type KeyvSurrogateIndexOptions, type SurrogateIndexStrategy } from "./indexes/keyv";
@@ -62,7 +43,22 @@ export { Invalidator } from "./invalidation/Invalidator";
 
 export { consoleLogger, setCacheLogger, silentLogger, type CacheLogger } from "./logger";
 export { closeCachePage } from "./config/configure";
-export { CacheInvalidationError, InvalidationTimeoutError, CACHE_INVALIDATION_ERROR_CODE, type CacheInvalidationFailure, type CacheInvalidationFailureReason } from "./invalidation/errors";
+export {
+  CacheInvalidationError,
+  InvalidationTimeoutError,
+  CACHE_INVALIDATION_ERROR_CODE,
+  type CacheInvalidationFailure,
+  type CacheInvalidationFailureReason,
+} from "./invalidation/errors";
 export type { InvalidateOptions, InvalidateKeyOptions } from "./invalidation/invalidate";
 export { MemoryStore, type MemoryStoreOptions } from "./stores/memory/MemoryStore";
 export { TagLimitError } from "./backends/TagLimitError";
+export {
+  CACHE_PAGE_CHANNELS,
+  type CachePageResult,
+  type CachePageRequestEvent,
+  type CachePageStoreEvent,
+  type CachePageInvalidateEvent,
+  type CachePagePurgeEvent,
+} from "./telemetry/events";
+export { subscribeCachePage, type CachePageListeners } from "./telemetry/subscribe";

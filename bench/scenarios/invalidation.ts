@@ -17,7 +17,14 @@ const RESPONSE = { status: 200, headers: {}, body: Buffer.from("x") };
  * until `deadline` (ms epoch). The versions are read once with `lookup` and handed to every
  * `set` as its token, as a real miss does. Returns how many were written.
  */
-async function fill(backend: BaseCacheBackend, tag: TagRef, count: number, keyPrefix: string, deadline: number, concurrency = 256): Promise<{ filled: number; seconds: number }> {
+async function fill(
+  backend: BaseCacheBackend,
+  tag: TagRef,
+  count: number,
+  keyPrefix: string,
+  deadline: number,
+  concurrency = 256,
+): Promise<{ filled: number; seconds: number }> {
   const { token } = await backend.lookup(`${keyPrefix}probe`, [tag]);
   const started = process.hrtime.bigint();
   let next = 0;
@@ -52,7 +59,10 @@ function describeSlowest(entries: SlowlogEntry[], n = 3): string {
  * with many entries against few, and a plain tag with 100,000 entries (total time, longest Redis
  * command from SLOWLOG, against a raw UNLINK baseline), plus the index's bytes per membership.
  */
-export async function runInvalidationScenarios(ctx: BenchContext, probe: RedisProbe): Promise<{ versioned: ScenarioReport; plain: ScenarioReport; redisIndexBytes?: { perMembership: number; perEntry: number; memberLength: number } }> {
+export async function runInvalidationScenarios(
+  ctx: BenchContext,
+  probe: RedisProbe,
+): Promise<{ versioned: ScenarioReport; plain: ScenarioReport; redisIndexBytes?: { perMembership: number; perEntry: number; memberLength: number } }> {
   const ns = ctx.namespace;
   configureCachePage({ backends: { default: { backend: "keyv", options: { store: ctx.redisUrl, namespace: ns } } } });
   const backend = getCacheBackend();
@@ -123,7 +133,11 @@ export async function runInvalidationScenarios(ctx: BenchContext, probe: RedisPr
     }
     if (indexKey) {
       const indexBytes = await probe.memoryUsage(indexKey);
-      const sampleMembers = (String(await probe.command("TYPE", indexKey)) === "zset" ? await probe.command("ZRANGE", indexKey, 0, 99) : await probe.command("SRANDMEMBER", indexKey, 100)) as string[];
+      const sampleMembers = (
+        String(await probe.command("TYPE", indexKey)) === "zset"
+          ? await probe.command("ZRANGE", indexKey, 0, 99)
+          : await probe.command("SRANDMEMBER", indexKey, 100)
+      ) as string[];
       const entryKeys = await probe.scan(`${ns}:entries:*plain*`, 100);
       const entryBytes = await Promise.all(entryKeys.slice(0, 100).map((k) => probe.memoryUsage(k)));
       redisIndexBytes = {
@@ -193,7 +207,10 @@ export async function runInvalidationScenarios(ctx: BenchContext, probe: RedisPr
 function byName(entries: SlowlogEntry[]): string {
   const counts = new Map<string, number>();
   for (const e of entries) counts.set(e.args[0]?.toUpperCase() ?? "?", (counts.get(e.args[0]?.toUpperCase() ?? "?") ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${fmtInt(n)}`).join(", ");
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, n]) => `${name} ${fmtInt(n)}`)
+    .join(", ");
 }
 
 function percentile90(values: number[]): number {

@@ -105,7 +105,9 @@ export async function runMemoryScenario(ctx: BenchContext, redisIndex: RedisInde
         target: "— (report)",
         met: "—",
       });
-      notes.push(`Redis index: measured on the plain tag of scenario 5 before its invalidation; members are about ${fmt(redisIndex.memberLength, 0)} characters long.`);
+      notes.push(
+        `Redis index: measured on the plain tag of scenario 5 before its invalidation; members are about ${fmt(redisIndex.memberLength, 0)} characters long.`,
+      );
     }
   } finally {
     await server.stop();

@@ -38,7 +38,15 @@ function missRow(scenario: string, c: Comparison): ResultRow {
 }
 
 /** Both comparisons for one store: 1 connection (the cache's own cost) and under load. */
-async function measureStore(ctx: BenchContext, server: ServerProcess, pids: number[], label: string, rows: ResultRow[], notes: string[], first: string): Promise<void> {
+async function measureStore(
+  ctx: BenchContext,
+  server: ServerProcess,
+  pids: number[],
+  label: string,
+  rows: ResultRow[],
+  notes: string[],
+  first: string,
+): Promise<void> {
   ctx.log(`  ${label}, 1 connection`);
   const single = await compareMisses(ctx, server, pids, 1, ctx.warmupSeconds);
   rows.push(missRow(`${first}. Miss overhead, ${label}: extra latency per miss, 1 connection`, single));
@@ -71,24 +79,23 @@ export async function runMissScenario(ctx: BenchContext, probe: RedisProbe | und
     rows.push({ scenario: "3b. Miss overhead, Redis", measured: "not measured: Redis unavailable", baseline: "—", ratio: "—", target: "—", met: "—" });
     return { id: "misses", title: "3. Miss overhead", rows, notes };
   }
-  const redis = await ServerProcess.start({ driver: "express", store: "redis", redisUrl: ctx.redisUrl, namespace: ctx.namespace, delayMs: DELAY_MS, apicache: false }, "express-redis-miss");
+  const redis = await ServerProcess.start(
+    { driver: "express", store: "redis", redisUrl: ctx.redisUrl, namespace: ctx.namespace, delayMs: DELAY_MS, apicache: false },
+    "express-redis-miss",
+  );
   try {
     await measureStore(ctx, redis, [redis.pid, await probe.serverPid()], "Redis store", rows, notes, "3b");
     const n = ctx.quick ? 500 : 2000;
     let served = 0;
     let monitored = { sent: new Map<string, number>(), inScripts: new Map<string, number>() };
     const background = await countCommands(probe, () => sleep(2000));
-    const counts = await countCommands(
-      probe,
-      async () => {
-        monitored = await probe.monitor(`${ctx.namespace}:`, async () => {
-          const r = await runLoad({ url: redis.url("/slow-cached"), amount: n, connections: ctx.connections, uniqueQuery: true });
-          served = r.ok;
-          await sleep(500); // entries are written after the response went out
-        });
-      },
-      ["info", "monitor"],
-    );
+    const counts = await countCommands(probe, async () => {
+      monitored = await probe.monitor(`${ctx.namespace}:`, async () => {
+        const r = await runLoad({ url: redis.url("/slow-cached"), amount: n, connections: ctx.connections, uniqueQuery: true });
+        served = r.ok;
+        await sleep(500); // entries are written after the response went out
+      });
+    }, ["info", "monitor"]);
     const scripts = counts.get("evalsha") ?? 0;
     rows.push({
       scenario: "3c. Redis commands per miss (INFO commandstats delta / misses)",

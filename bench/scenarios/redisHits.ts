@@ -35,7 +35,14 @@ export async function runRedisHitScenario(ctx: BenchContext, probe: RedisProbe):
       { name: "hit", url: server.url("/cached") },
     ];
     ctx.log("  one connection (latency without queueing)");
-    const single = await compareInterleaved(targets, { rounds: ctx.rounds, duration: ctx.duration, warmupSeconds: ctx.warmupSeconds, connections: 1, pids, log: ctx.log });
+    const single = await compareInterleaved(targets, {
+      rounds: ctx.rounds,
+      duration: ctx.duration,
+      warmupSeconds: ctx.warmupSeconds,
+      connections: 1,
+      pids,
+      log: ctx.log,
+    });
     rows.push({
       scenario: "2a. Redis hit latency vs bare action, 1 connection",
       measured: `p50 ${fmtMs(single.median("hit", "p50"))} / p99 ${fmtMs(single.median("hit", "p99"))}`,
@@ -45,7 +52,14 @@ export async function runRedisHitScenario(ctx: BenchContext, probe: RedisProbe):
       met: "—",
     });
     ctx.log(`  ${ctx.connections} connections (throughput)`);
-    const loaded = await compareInterleaved(targets, { rounds: ctx.rounds, duration: ctx.duration, warmupSeconds: 0, connections: ctx.connections, pids, log: ctx.log });
+    const loaded = await compareInterleaved(targets, {
+      rounds: ctx.rounds,
+      duration: ctx.duration,
+      warmupSeconds: 0,
+      connections: ctx.connections,
+      pids,
+      log: ctx.log,
+    });
     rows.push({
       scenario: `2b. Redis hit vs bare action, ${ctx.connections} connections (throughput; latency p50 / p99)`,
       measured: `${fmtInt(loaded.median("hit", "rps"))} req/s; ${fmtMs(loaded.median("hit", "p50"))} / ${fmtMs(loaded.median("hit", "p99"))}`,
@@ -62,17 +76,13 @@ export async function runRedisHitScenario(ctx: BenchContext, probe: RedisProbe):
     let served = 0;
     let seconds = 0;
     let monitored = { sent: new Map<string, number>(), inScripts: new Map<string, number>() };
-    const counts = await countCommands(
-      probe,
-      async () => {
-        monitored = await probe.monitor(`${ctx.namespace}:`, async () => {
-          const r = await runLoad({ url: server.url("/cached"), amount: n, connections: ctx.connections });
-          served = r.ok;
-          seconds = r.seconds;
-        });
-      },
-      ["info", "monitor"],
-    );
+    const counts = await countCommands(probe, async () => {
+      monitored = await probe.monitor(`${ctx.namespace}:`, async () => {
+        const r = await runLoad({ url: server.url("/cached"), amount: n, connections: ctx.connections });
+        served = r.ok;
+        seconds = r.seconds;
+      });
+    }, ["info", "monitor"]);
     const perHit = total(counts) / served;
     const noisePerSecond = total(background) / 2;
     const bareCounts = await countCommands(probe, async () => {

@@ -16,7 +16,7 @@ import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Controller, createExpressServer, Get, Param, Post } from "routing-controllers";
-import { CachePage, configureCachePage, generateCacheKey, invalidateTag, surrogateFromModel, type CacheRequest } from "../../src";
+import { CachePage, configureCachePage, generateCacheKey, invalidateTag, surrogateFromModel, type CacheRequest } from "custom-cache-page";
 
 const APP_PORT = Number(process.env.APP_PORT ?? 3000);
 const VARNISH_PORT = Number(process.env.VARNISH_PORT ?? 6081);

@@ -63,7 +63,8 @@ function expectDecodes(res: RawResponse, acceptEncoding: string | undefined, exp
     .split(",")
     .map((c) => c.trim())
     .filter((c) => c !== "");
-  for (const coding of codings) expect(accepts(coding), `${label}: Content-Encoding ${coding} for Accept-Encoding ${acceptEncoding ?? "(none)"}`).to.equal(true);
+  for (const coding of codings)
+    expect(accepts(coding), `${label}: Content-Encoding ${coding} for Accept-Encoding ${acceptEncoding ?? "(none)"}`).to.equal(true);
   if (res.headers["content-length"] !== undefined) expect(Number(res.headers["content-length"]), `${label}: Content-Length`).to.equal(res.body.length);
   let decoded: Buffer;
   try {

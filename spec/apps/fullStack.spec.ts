@@ -10,17 +10,7 @@ import { ContentType, Get, JsonController, QueryParam } from "routing-controller
 import { Service } from "typedi";
 import { CachePage, resetCachePageConfig } from "../../src";
 import { ALL_DRIVERS, type Driver } from "../support/apps";
-import {
-  acceptedCodings,
-  CallCounter,
-  decodeBody,
-  koaFromConnect,
-  nonce,
-  rawRequest,
-  setCookiePairs,
-  startRealApp,
-  type RealApp,
-} from "../support/realApps";
+import { acceptedCodings, CallCounter, decodeBody, koaFromConnect, nonce, rawRequest, setCookiePairs, startRealApp, type RealApp } from "../support/realApps";
 
 // The middleware people always add, all at once, in the order their READMEs suggest (helmet, cors,
 // compression, session), before routing-controllers' routes. Issue 9: "No session cookie, CORS

@@ -89,7 +89,7 @@ for (const driver of ALL_DRIVERS) {
       expect(calls.of(`page:${n}`)).to.equal(2);
     });
 
-    it('CacheRequest.host is the lower-case host[:port] the client asked for (SPEC §2)', async () => {
+    it("CacheRequest.host is the lower-case host[:port] the client asked for (SPEC §2)", async () => {
       const n = nonce();
       await app.http.get(`/host/seen?n=${n}`).set("Host", "WWW.Example.TEST:8080");
       expectSeenHosts("www.example.test:8080");

@@ -48,7 +48,9 @@ describe("CloudflareBackend", () => {
         expect(out.headers["cache-control"]).to.equal("private, max-age=60");
         expect(out.headers).to.not.have.property("cache-tag");
         expect(reports).to.have.length(1);
-        expect(reports[0]).to.match(/CloudflareBackend: 300 tags need \d+ bytes in the cache-tag header, over the limit of 16384; .*Cache-Control: private.*fewer tags/);
+        expect(reports[0]).to.match(
+          /CloudflareBackend: 300 tags need \d+ bytes in the cache-tag header, over the limit of 16384; .*Cache-Control: private.*fewer tags/,
+        );
       });
     });
   });
@@ -77,7 +79,18 @@ describe("CloudflareBackend", () => {
   });
 
   it("turns success:false into an error naming Cloudflare's codes and messages, without retrying", async () => {
-    api.enqueue({ status: 200, body: { success: false, errors: [{ code: 1134, message: "Invalid tag" }, { code: 1015, message: "Too many tags" }], messages: [], result: null } });
+    api.enqueue({
+      status: 200,
+      body: {
+        success: false,
+        errors: [
+          { code: 1134, message: "Invalid tag" },
+          { code: 1015, message: "Too many tags" },
+        ],
+        messages: [],
+        result: null,
+      },
+    });
     const error = (await cloudflare.invalidateBySurrogate("products").catch((e: unknown) => e)) as CdnPurgeError;
     expect(error).to.be.instanceOf(CdnPurgeError);
     expect(error.message).to.include('Cloudflare refused the purge of 1 tag(s) (HTTP 200, success: false): 1134 "Invalid tag"; 1015 "Too many tags"');

@@ -120,7 +120,9 @@ describe("FastlyBackend", () => {
     it("still invalidates locally when Fastly fails, and rejects with the aggregated purge error", async () => {
       api.respond = () => ({ status: 503, body: { msg: "service unavailable" } });
       const local = new KeyvCacheBackend();
-      const composite = new CompositeBackend({ backends: [local, new FastlyBackend({ apiToken: TOKEN, serviceId: SERVICE, endpoint: api.endpoint, ...quick, maxRetries: 2 })] });
+      const composite = new CompositeBackend({
+        backends: [local, new FastlyBackend({ apiToken: TOKEN, serviceId: SERVICE, endpoint: api.endpoint, ...quick, maxRetries: 2 })],
+      });
       await composite.set({ key: "page", response: page(), timeout: 60, surrogateKeys: ["products"], metadata: {} });
       expect(await local.get("page")).to.not.equal(undefined);
 

@@ -165,7 +165,9 @@ describe("VarnishBackend against a real varnishd", function () {
     expect(error.purged).to.equal(1);
     expect(error.failures.map((f) => f.url)).to.deep.equal([dead]);
     // The purge carries the tag and its hash bucket key (for pages whose tags went out as buckets).
-    expect(error.message).to.match(/^Varnish purge failed for 2 of 2 key\(s\) \(1 of 2 request\(s\) failed; the others were purged\): \[t\d+, ccp-b-[0-9a-f]{3}\] at http:\/\/127\.0\.0\.1:9\/: Varnish could not be reached/);
+    expect(error.message).to.match(
+      /^Varnish purge failed for 2 of 2 key\(s\) \(1 of 2 request\(s\) failed; the others were purged\): \[t\d+, ccp-b-[0-9a-f]{3}\] at http:\/\/127\.0\.0\.1:9\/: Varnish could not be reached/,
+    );
     expect((await through(path)).cache).to.equal("MISS");
   });
 
@@ -190,7 +192,12 @@ describe("VarnishBackend against a real varnishd", function () {
     const bytes = fields.reduce((n, f) => n + Buffer.byteLength(f), 0);
     expect(bytes).to.be.at.most(16000); // half of http_resp_size (32 KB)
     for (const field of fields) expect(Buffer.byteLength(field)).to.be.at.most(8000); // http_resp_hdr_len (8 KB)
-    expect(fields.join(" ").split(" ").every((k) => /^ccp-b-[0-9a-f]{3}$/.test(k))).to.equal(true);
+    expect(
+      fields
+        .join(" ")
+        .split(" ")
+        .every((k) => /^ccp-b-[0-9a-f]{3}$/.test(k)),
+    ).to.equal(true);
 
     expect(await through(path)).to.include({ status: 200, cache: "MISS" });
     expect(await through(path)).to.include({ status: 200, cache: "HIT" });
@@ -324,7 +331,11 @@ describe("VarnishBackend purge requests", () => {
 
 describe("vclWithBackend", () => {
   it("points the example VCL's default backend at the test app", () => {
-    const vcl = vclWithBackend('backend default {\n  .host = "10.0.0.1";\n  .port = "3000";\n}\nbackend other { .host = "x"; .port = "1"; }', "127.0.0.1", 41234);
+    const vcl = vclWithBackend(
+      'backend default {\n  .host = "10.0.0.1";\n  .port = "3000";\n}\nbackend other { .host = "x"; .port = "1"; }',
+      "127.0.0.1",
+      41234,
+    );
     expect(vcl).to.include('.host = "127.0.0.1";\n  .port = "41234";');
     expect(vcl).to.include('backend other { .host = "x"; .port = "1"; }');
     expect(() => vclWithBackend("vcl 4.1;", "127.0.0.1", 1)).to.throw(/no `backend default/);

@@ -69,8 +69,12 @@ describe("configureCachePage: shapes, numbers and lifecycle", function () {
       expect(e.path).to.equal("storeTimeoutMs");
       expect(e.message).to.match(/2147483647/);
       expect(configError({ circuitBreaker: { cooldownMs: 2 ** 31 } }).path).to.equal("circuitBreaker");
-      expect(configError({ backends: { cdn: { backend: "varnish", options: { urls: ["http://127.0.0.1:6081/"], timeoutMs: 2 ** 31 } } } }).path).to.equal("backends.cdn.options.timeoutMs");
-      expect(configError({ backends: { cdn: { backend: "varnish", options: { urls: ["http://127.0.0.1:6081/"], retryBudgetMs: 1e12 } } } }).path).to.equal("backends.cdn.options.retryBudgetMs");
+      expect(configError({ backends: { cdn: { backend: "varnish", options: { urls: ["http://127.0.0.1:6081/"], timeoutMs: 2 ** 31 } } } }).path).to.equal(
+        "backends.cdn.options.timeoutMs",
+      );
+      expect(configError({ backends: { cdn: { backend: "varnish", options: { urls: ["http://127.0.0.1:6081/"], retryBudgetMs: 1e12 } } } }).path).to.equal(
+        "backends.cdn.options.retryBudgetMs",
+      );
       configureCachePage({ storeTimeoutMs: 2 ** 31 - 1 }); // the largest a timer holds is fine
     });
 
@@ -92,7 +96,11 @@ describe("configureCachePage: shapes, numbers and lifecycle", function () {
 
     it("and keeps accepting an in-memory store with a CDN (no store of its own)", () => {
       configureCachePage({
-        backends: { memory: { backend: "keyv" }, cdn: { backend: "varnish", options: { urls: ["http://127.0.0.1:6081/"] } }, site: { backend: "composite", options: { backends: ["memory", "cdn"] } } },
+        backends: {
+          memory: { backend: "keyv" },
+          cdn: { backend: "varnish", options: { urls: ["http://127.0.0.1:6081/"] } },
+          site: { backend: "composite", options: { backends: ["memory", "cdn"] } },
+        },
       });
     });
   });
@@ -101,8 +109,10 @@ describe("configureCachePage: shapes, numbers and lifecycle", function () {
     it("are caught by assertBackendConfigured with a message that says what to change", () => {
       configureCachePage({ backends: { redis: { backend: "keyv" } } });
       assertBackendConfigured("redis", "@CachePage on X.list");
-      expect(() => assertBackendConfigured("reddis", "@CachePage on ProductController.list"))
-        .to.throw(CachePageOptionsError, /@CachePage on ProductController\.list: backend "reddis" is not configured — did you mean "redis"\?.*configureCachePage/);
+      expect(() => assertBackendConfigured("reddis", "@CachePage on ProductController.list")).to.throw(
+        CachePageOptionsError,
+        /@CachePage on ProductController\.list: backend "reddis" is not configured — did you mean "redis"\?.*configureCachePage/,
+      );
     });
   });
 

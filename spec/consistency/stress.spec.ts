@@ -52,7 +52,12 @@ async function backendStress(backends: KeyvCacheBackend[], ms: number, label: st
       const found = await backend.lookup(key, own);
       if (found.response) {
         const body = JSON.parse(found.response.body.toString()) as Body;
-        oracle.check(start, body.computedAt, own.map((t) => t.name), `${label} ${key}`);
+        oracle.check(
+          start,
+          body.computedAt,
+          own.map((t) => t.name),
+          `${label} ${key}`,
+        );
         stats.hits += 1;
         continue;
       }
@@ -60,7 +65,15 @@ async function backendStress(backends: KeyvCacheBackend[], ms: number, label: st
       const seen = Object.fromEntries(own.map((t) => [t.name, data[t.name]]));
       if (random() < 0.5) await sleep(Math.floor(random() * 4));
       const body = Buffer.from(JSON.stringify({ computedAt, data: seen } satisfies Body));
-      await backend.set({ key, response: { status: 200, headers: {}, body }, timeout: 60, surrogateKeys: own.map((t) => t.name), tags: own, token: found.token, metadata: {} });
+      await backend.set({
+        key,
+        response: { status: 200, headers: {}, body },
+        timeout: 60,
+        surrogateKeys: own.map((t) => t.name),
+        tags: own,
+        token: found.token,
+        metadata: {},
+      });
       stats.misses += 1;
     }
   };
@@ -91,7 +104,9 @@ describe(`randomized invalidation stress (seed ${SEED})`, function () {
       it(`serves no response older than an invalidation that resolved before the request (${ms} ms, two backend objects)`, async () => {
         const { oracle, stats } = await backendStress([pool.open(), pool.open()], ms, `${c.name}-${SEED}`, main ? 12 : 6);
         const total = stats.hits + stats.misses + stats.invalidations;
-        console.log(`      ${c.name}: ${total} operations (${stats.hits} hits, ${stats.misses} misses stored, ${stats.invalidations} invalidations), ${oracle.violations.length} violations`);
+        console.log(
+          `      ${c.name}: ${total} operations (${stats.hits} hits, ${stats.misses} misses stored, ${stats.invalidations} invalidations), ${oracle.violations.length} violations`,
+        );
         expect(oracle.violations, oracle.violations.slice(0, 3).join("\n")).to.deep.equal([]);
         expect(stats.hits, "the run must actually serve hits").to.be.above(main ? 500 : 15);
         expect(stats.invalidations).to.be.above(main ? 300 : 20);
@@ -166,7 +181,9 @@ describe(`randomized invalidation stress over HTTP (seed ${SEED})`, function () 
           } finally {
             await app.close();
           }
-          console.log(`      ${name}/${driver}: ${requests} requests (${hits} hits), ${httpClock.invalidations} invalidations so far, ${httpClock.violations.length} violations`);
+          console.log(
+            `      ${name}/${driver}: ${requests} requests (${hits} hits), ${httpClock.invalidations} invalidations so far, ${httpClock.violations.length} violations`,
+          );
           expect(httpClock.violations, httpClock.violations.slice(0, 3).join("\n")).to.deep.equal([]);
           expect(hits).to.be.above(20);
           expect(requests).to.be.above(150);

@@ -1,18 +1,5 @@
 import { expect } from "chai";
-import {
-  Body,
-  ContentType,
-  Controller,
-  Get,
-  Header,
-  HttpCode,
-  JsonController,
-  Param,
-  Post,
-  QueryParam,
-  Req,
-  UseBefore,
-} from "routing-controllers";
+import { Body, ContentType, Controller, Get, Header, HttpCode, JsonController, Param, Post, QueryParam, Req, UseBefore } from "routing-controllers";
 import { Service } from "typedi";
 import {
   CachePage,
@@ -75,7 +62,11 @@ class CoreController {
     keyFunc: (r) => r.path,
     tags: [(r) => `item-${r.params.id}`, (r) => (r.params.id === "1" ? ["odd", "first"] : null), versioned("catalog")],
   })
-  @Tags("items", () => undefined, () => [])
+  @Tags(
+    "items",
+    () => undefined,
+    () => [],
+  )
   tagged(@Param("id") id: string) {
     return { id, call: count(`tagged-${id}`) };
   }

@@ -19,7 +19,10 @@ describe("@CachePage start-up errors", () => {
 
   it("refuses a timeout no header can say: a fraction, NaN, Infinity, more than a year", () => {
     for (const timeout of [0.5, Number.NaN, Number.POSITIVE_INFINITY, 1e13, 31_536_001]) {
-      expect(define({ timeout, keyFunc: (r: any) => r.url }), String(timeout)).to.throw(CachePageOptionsError, /"timeout" must be a whole number of seconds up to 31536000/);
+      expect(define({ timeout, keyFunc: (r: any) => r.url }), String(timeout)).to.throw(
+        CachePageOptionsError,
+        /"timeout" must be a whole number of seconds up to 31536000/,
+      );
     }
     expect(define({ timeout: 31_536_000, keyFunc: (r: any) => r.url })).not.to.throw();
   });

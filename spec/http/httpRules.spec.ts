@@ -171,7 +171,7 @@ for (const driver of ALL_DRIVERS) {
       expect(notModified.headers["x-custom"]).to.equal(undefined);
       const other = await app.http.get("/rules/plain").set("If-None-Match", '"other"');
       expect(other.status).to.equal(200);
-      const garbage = await app.http.get("/rules/plain").set("If-None-Match", "W/garbage,,,\"");
+      const garbage = await app.http.get("/rules/plain").set("If-None-Match", 'W/garbage,,,"');
       expect(garbage.status).to.equal(200);
     });
 

@@ -59,9 +59,7 @@ describe("stampede lock across two app instances on one Redis", function () {
   });
 
   it("runs the action once between both instances for concurrent misses", async () => {
-    const responses = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).http.get("/lock/page")),
-    );
+    const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).http.get("/lock/page")));
     expect(responses.every((r) => r.status === 200)).to.equal(true);
     expect(calls).to.equal(1);
     expect(new Set(responses.map((r) => r.text)).size).to.equal(1);

@@ -29,7 +29,7 @@ describe("HTTP rules (pure)", () => {
       expect(cc.get("max-age")).to.equal("60");
       expect(cc.get("no-cache")).to.equal("set-cookie, x");
       expect(cc.get("s-maxage")).to.equal("5");
-      expect(parseCacheControl("\u0000\u00ff;;;\"").size).to.equal(0);
+      expect(parseCacheControl('\u0000\u00ff;;;"').size).to.equal(0);
       expect(parseCacheControl("x".repeat(100_000)).size).to.equal(1);
     });
   });
@@ -59,7 +59,10 @@ describe("HTTP rules (pure)", () => {
     });
 
     it("drops hop-by-hop headers, the ones Connection names, and Content-Length", () => {
-      const out = storableHeaders({ connection: "x-hop, close", "x-hop": "1", "keep-alive": "t", "content-length": 3, "x-keep": "2", age: "5" }, new Set(["age"]));
+      const out = storableHeaders(
+        { connection: "x-hop, close", "x-hop": "1", "keep-alive": "t", "content-length": 3, "x-keep": "2", age: "5" },
+        new Set(["age"]),
+      );
       expect(out).to.deep.equal({ "x-keep": "2" });
     });
   });
@@ -119,7 +122,14 @@ describe("HTTP rules (pure)", () => {
       expect(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT")).to.equal(ms);
       expect(parseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT")).to.equal(ms);
       expect(parseHttpDate("Sun Nov  6 08:49:37 1994")).to.equal(ms);
-      for (const bad of ["Sun, 06 Nov 1994 08:49:37 UTC", "Sun 06 Nov 1994 08:49:37 GMT", "Sun,  06 Nov 1994 08:49:37 GMT", "Sun, 06-Nov-1994 08:49:37 GMT", "Sun, 06 Nov 1994 8:49:37 GMT", "sun, 06 nov 1994 08:49:37 gmt"]) {
+      for (const bad of [
+        "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun 06 Nov 1994 08:49:37 GMT",
+        "Sun,  06 Nov 1994 08:49:37 GMT",
+        "Sun, 06-Nov-1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 8:49:37 GMT",
+        "sun, 06 nov 1994 08:49:37 gmt",
+      ]) {
         expect(parseHttpDate(bad), bad).to.equal(undefined);
       }
       expect(parseHttpDate(["Sun, 06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT"]), "two Expires lines").to.equal(undefined);

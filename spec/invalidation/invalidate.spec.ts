@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { getCacheBackend } from "../../src/config/configure";
 import { once } from "node:events";
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
@@ -25,7 +26,13 @@ import { buildStorageKey } from "../../src/keys/storageKey";
 import { OwnRedis } from "../support/ownRedis";
 
 const page = (): CachedResponse => ({ status: 200, headers: { "content-type": "text/plain" }, body: Buffer.from("page") });
-const entry = (key: string, tags: string[]): CacheEntry => ({ key: buildStorageKey(undefined, key), response: page(), timeout: 60, surrogateKeys: tags, metadata: {} });
+const entry = (key: string, tags: string[]): CacheEntry => ({
+  key: buildStorageKey(undefined, key),
+  response: page(),
+  timeout: 60,
+  surrogateKeys: tags,
+  metadata: {},
+});
 const has = async (backend: BaseCacheBackend, key: string) => (await backend.get(buildStorageKey(undefined, key))) !== undefined;
 
 async function rejection(promise: Promise<unknown>): Promise<{ error: CacheInvalidationError; ms: number }> {
@@ -59,7 +66,11 @@ async function hangingServer(): Promise<{ port: number; close(): Promise<void> }
 }
 
 class SlowBackend extends BaseCacheBackend {
-  constructor(private readonly steps: number, private readonly stepMs: number, private readonly reportProgress: boolean) {
+  constructor(
+    private readonly steps: number,
+    private readonly stepMs: number,
+    private readonly reportProgress: boolean,
+  ) {
     super();
   }
   async get() {
@@ -85,7 +96,6 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
   describe("without a backend name", () => {
     it("reaches every configured backend, the default included, and returns the sum", async () => {
       configureCachePage({ backends: { a: { backend: "keyv", options: { namespace: "inv-a" } }, b: { backend: "keyv", options: { namespace: "inv-b" } } } });
-      const { getCacheBackend } = await import("../../src/config/configure");
       const [def, a, b] = [getCacheBackend(), getCacheBackend("a"), getCacheBackend("b")];
       for (const backend of [def, a, b]) await backend.set(entry("p1", ["products"]));
       await a.set(entry("p2", ["products"]));
@@ -131,7 +141,6 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
 
     it("reaches only the named backend when one is given, as a string or { backend }", async () => {
       configureCachePage({ backends: { a: { backend: "keyv", options: { namespace: "inv-n-a" } } } });
-      const { getCacheBackend } = await import("../../src/config/configure");
       await getCacheBackend().set(entry("p", ["t"]));
       await getCacheBackend("a").set(entry("p", ["t"]));
       expect(await invalidateTag("t", "a")).to.equal(1);
@@ -142,7 +151,6 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
 
     it("deletes one key (every Vary variant) on every backend with invalidateKey", async () => {
       configureCachePage({ backends: { a: { backend: "keyv", options: { namespace: "inv-k" } } } });
-      const { getCacheBackend } = await import("../../src/config/configure");
       await getCacheBackend("a").set({ ...entry("ignored", []), key: buildStorageKey("tenant", "/k", 3) });
       expect(await invalidateKey("/k", { prefix: "tenant" })).to.equal(true);
       expect(await getCacheBackend("a").get(buildStorageKey("tenant", "/k", 3))).to.equal(undefined);
@@ -150,7 +158,6 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
     });
 
     it("works the same through the typedi Invalidator", async () => {
-      const { getCacheBackend } = await import("../../src/config/configure");
       await getCacheBackend().set(entry("p", ["t1", "t2"]));
       const invalidator = new Invalidator();
       expect(await invalidator.invalidateTags(["t1", "t2"])).to.equal(1);
@@ -161,7 +168,6 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
   describe("results when tags mix plain and versioned", () => {
     it("returns the new version for a versioned tag, and counts each versioned tag bumped as one in invalidateTags", async () => {
       versioned("inv-catalog");
-      const { getCacheBackend } = await import("../../src/config/configure");
       await getCacheBackend().set(entry("p1", ["inv-plain"]));
       await getCacheBackend().set(entry("p2", ["inv-plain"]));
       const version = await invalidateTag("inv-catalog");
@@ -172,7 +178,7 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
     });
   });
 
-  describe("when a store cannot be reached", function () {
+  describe("when a store cannot be reached", () => {
     let redis: OwnRedis;
     before(async function () {
       if (!OwnRedis.available()) this.skip();
@@ -182,7 +188,6 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
 
     it("rejects with a CacheInvalidationError within the store timeout + 1 s once Redis is stopped, and after it restarts invalidates again", async () => {
       configureCachePage({ storeTimeoutMs: 200, backends: { redis: { backend: "keyv", options: { store: redis.url, namespace: `inv-down-${Date.now()}` } } } });
-      const { getCacheBackend } = await import("../../src/config/configure");
       await getCacheBackend("redis").set(entry("p", ["t"]));
       await redis.kill();
       const { error, ms } = await rejection(invalidateTag("t"));
@@ -223,13 +228,14 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
       const hanging = await hangingServer();
       try {
         configureCachePage({ storeTimeoutMs: 200, backends: { dead: { backend: "keyv", options: { store: `redis://127.0.0.1:${hanging.port}` } } } });
-        const { getCacheBackend } = await import("../../src/config/configure");
         await getCacheBackend().set(entry("p", ["t"]));
         const { error } = await rejection(invalidateTag("t"));
         expect(error.backend).to.equal("dead");
         expect(error.partial).to.equal(1);
         expect(await has(getCacheBackend(), "p")).to.equal(false);
-        void getCacheBackend("dead").close().catch(() => undefined);
+        void getCacheBackend("dead")
+          .close()
+          .catch(() => undefined);
       } finally {
         await hanging.close();
       }

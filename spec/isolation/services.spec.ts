@@ -9,7 +9,12 @@ const run = promisify(execFile);
 
 async function clusterOk(ports: number[]): Promise<boolean> {
   const states = await Promise.all(
-    ports.map((p) => run("redis-cli", ["-h", "127.0.0.1", "-p", String(p), "cluster", "info"], { timeout: 3000 }).then((r) => r.stdout, () => "")),
+    ports.map((p) =>
+      run("redis-cli", ["-h", "127.0.0.1", "-p", String(p), "cluster", "info"], { timeout: 3000 }).then(
+        (r) => r.stdout,
+        () => "",
+      ),
+    ),
   );
   return states.every((s) => s.includes("cluster_state:ok"));
 }
@@ -44,9 +49,9 @@ describe("test services: ports of their own, stopped only by who started them", 
       'const c = require("./spec/support/redisCluster");',
       "(async () => {",
       "  const why = await c.ensureRedisCluster();",
-      '  if (why) throw new Error(why);',
+      "  if (why) throw new Error(why);",
       "  await c.stopRedisCluster();",
-      '  console.log(c.REDIS_CLUSTER_URL);',
+      "  console.log(c.REDIS_CLUSTER_URL);",
       "})().catch((e) => { console.error(e); process.exit(1); });",
     ].join("\n");
     const { stdout } = await run(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], {

@@ -55,8 +55,7 @@ export async function startApp(driver: Driver, controllers: Function[], options:
     interceptors: [PassThroughInterceptor],
     ...options,
   };
-  const app =
-    driver === "express" ? createExpressServer(settings) : driver === "express5" ? useExpressServer(express5(), settings) : createKoaServer(settings);
+  const app = driver === "express" ? createExpressServer(settings) : driver === "express5" ? useExpressServer(express5(), settings) : createKoaServer(settings);
   if (driver === "koa") {
     // routing-controllers' @Render calls ctx.render (koa-views' contract): a tiny EJS one, first in the chain.
     (app as { middleware: unknown[] }).middleware.unshift(async (ctx: any, next: () => Promise<unknown>) => {

@@ -68,7 +68,12 @@ export class OwnRedis {
     child.once("exit", () => running.delete(child));
     for (let i = 0; i < 100; i += 1) {
       if (child.exitCode !== null) break;
-      if (spawnSync("redis-cli", ["-p", String(this.port), "ping"]).stdout?.toString().trim() === "PONG") return;
+      if (
+        spawnSync("redis-cli", ["-p", String(this.port), "ping"])
+          .stdout?.toString()
+          .trim() === "PONG"
+      )
+        return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`redis-server on port ${this.port} did not start`);

@@ -12,7 +12,9 @@ const run = promisify(execFile);
  * used as they are and never stopped by this run. Unset: this run starts a cluster of its own on
  * free ports chosen now, and stops it at the end; two runs never share or stop each other's.
  */
-const GIVEN_PORTS = process.env.REDIS_CLUSTER_PORTS?.split(",").map((p) => Number(p.trim())).filter((p) => p > 0);
+const GIVEN_PORTS = process.env.REDIS_CLUSTER_PORTS?.split(",")
+  .map((p) => Number(p.trim()))
+  .filter((p) => p > 0);
 
 /** Loopback ports of the three masters in use (the given ones, or this run's own once started). */
 export let CLUSTER_PORTS: number[] = GIVEN_PORTS ?? [];
@@ -136,16 +138,33 @@ export async function startOwnRedisCluster(ports?: number[]): Promise<OwnRedisCl
     dir,
     stop: async () => {
       exitHooks.delete(shutdownSync);
-      await Promise.all(chosen.map((p) => run("redis-cli", ["-h", "127.0.0.1", "-p", String(p), "shutdown", "nosave"], { timeout: 3000 }).catch(() => undefined)));
+      await Promise.all(
+        chosen.map((p) => run("redis-cli", ["-h", "127.0.0.1", "-p", String(p), "shutdown", "nosave"], { timeout: 3000 }).catch(() => undefined)),
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };
   try {
     for (const port of chosen) {
       await run("redis-server", [
-        "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-        "--cluster-config-file", join(dir, `nodes-${port}.conf`), "--save", "", "--appendonly", "no",
-        "--daemonize", "yes", "--dir", dir, "--logfile", join(dir, `redis-${port}.log`),
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        join(dir, `nodes-${port}.conf`),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "yes",
+        "--dir",
+        dir,
+        "--logfile",
+        join(dir, `redis-${port}.log`),
       ]);
     }
     const until = Date.now() + 5000;
@@ -176,7 +195,8 @@ async function ensure(): Promise<string | undefined> {
   if (process.env.REDIS_CLUSTER_URL) return undefined;
   if (GIVEN_PORTS && GIVEN_PORTS.length > 0) {
     const answering = await Promise.all(GIVEN_PORTS.map((p) => portAnswers(p)));
-    if (!answering.every(Boolean)) return `REDIS_CLUSTER_PORTS=${GIVEN_PORTS.join(",")} is set but not every port answers; start it with .ci/start-services.sh or unset it to let the tests start their own`;
+    if (!answering.every(Boolean))
+      return `REDIS_CLUSTER_PORTS=${GIVEN_PORTS.join(",")} is set but not every port answers; start it with .ci/start-services.sh or unset it to let the tests start their own`;
     return (await waitForClusterOk(GIVEN_PORTS, 5000)) ? undefined : `Redis on ports ${GIVEN_PORTS.join(", ")} answers but cluster_state is not ok`;
   }
   try {

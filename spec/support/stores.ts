@@ -37,12 +37,19 @@ function sqliteUrl(): string {
 async function clearRedis(url: string, namespace: string): Promise<void> {
   const cluster = url.includes("+cluster:");
   const client = cluster
-    ? createCluster({ rootNodes: url.replace(/^redis\+cluster:\/\//, "").split(",").map((h) => ({ url: `redis://${h}` })) })
+    ? createCluster({
+        rootNodes: url
+          .replace(/^redis\+cluster:\/\//, "")
+          .split(",")
+          .map((h) => ({ url: `redis://${h}` })),
+      })
     : createClient({ url });
   await client.connect();
   try {
     const nodes = cluster
-      ? await Promise.all((client as unknown as ReturnType<typeof createCluster>).masters.map((m) => (client as unknown as ReturnType<typeof createCluster>).nodeClient(m)))
+      ? await Promise.all(
+          (client as unknown as ReturnType<typeof createCluster>).masters.map((m) => (client as unknown as ReturnType<typeof createCluster>).nodeClient(m)),
+        )
       : [client as unknown as ReturnType<typeof createClient>];
     for (const node of nodes) {
       let cursor = "0";
@@ -65,7 +72,14 @@ function pgPool(): PgPool {
 }
 
 export const STORE_CASES: StoreCase[] = [
-  { name: "memory", shared: false, store: () => memoryMap, clear: async (ns) => { for (const k of [...memoryMap.keys()]) if (String(k).startsWith(`${ns}:`)) memoryMap.delete(k); } },
+  {
+    name: "memory",
+    shared: false,
+    store: () => memoryMap,
+    clear: async (ns) => {
+      for (const k of [...memoryMap.keys()]) if (String(k).startsWith(`${ns}:`)) memoryMap.delete(k);
+    },
+  },
   { name: "redis", shared: true, store: () => REDIS_URL, clear: (ns) => clearRedis(REDIS_URL, ns) },
   { name: "redis-cluster", shared: true, store: () => REDIS_CLUSTER_URL, clear: (ns) => clearRedis(REDIS_CLUSTER_URL, ns) },
   {
@@ -76,7 +90,9 @@ export const STORE_CASES: StoreCase[] = [
       // The file lives in a temp directory removed at the end of the run; rows of one namespace go now.
       const sqlite3 = require("sqlite3") as typeof import("sqlite3");
       const db = new sqlite3.Database(sqliteUrl().replace(/^sqlite:\/\//, ""));
-      await new Promise<void>((resolve, reject) => db.run("DELETE FROM keyv WHERE key >= ? AND key < ?", [`${ns}:`, `${ns};`], (e) => (e && !/no such table/.test(e.message) ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        db.run("DELETE FROM keyv WHERE key >= ? AND key < ?", [`${ns}:`, `${ns};`], (e) => (e && !/no such table/.test(e.message) ? reject(e) : resolve())),
+      );
       await new Promise<void>((resolve) => db.close(() => resolve()));
     },
   },

@@ -1,4 +1,3 @@
-"use strict";
 // The spec reporter, plus one closing line "N passed, M failed, K skipped" with the real counts,
 // which CI reads (mocha's own summary is not read there).
 const Mocha = require("mocha");

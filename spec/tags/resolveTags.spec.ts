@@ -28,7 +28,16 @@ describe("tag resolution", () => {
   });
 
   it("turns a throwing callable or a wrong return into a TagResolutionError that says what to return", () => {
-    expect(() => resolveTags([() => { throw new Error("nope"); }], req)).to.throw(TagResolutionError, /tag #1 threw: nope/);
+    expect(() =>
+      resolveTags(
+        [
+          () => {
+            throw new Error("nope");
+          },
+        ],
+        req,
+      ),
+    ).to.throw(TagResolutionError, /tag #1 threw: nope/);
     expect(() => resolveTags([() => 5 as never], req)).to.throw(TagResolutionError, /must return a string, an array of strings, null or undefined/);
     expect(() => resolveTags([() => [{}] as never], req)).to.throw(TagResolutionError);
   });

@@ -104,7 +104,7 @@ function cloudflarePurgeTransport(url: string, apiToken: string): PurgeTransport
     readResponse: async (response, tags, request) => {
       const text = await response.text();
       const envelope = parseEnvelope(text);
-      if (!envelope || envelope.success !== true) {
+      if (envelope?.success !== true) {
         throw new CdnRequestError(
           `Cloudflare refused the purge of ${tags.length} tag(s) (HTTP ${response.status}, success: ${String(envelope?.success)}): ${envelope ? describeCloudflareErrors(envelope) : `unreadable answer ${JSON.stringify(text.slice(0, 200))}`}`,
           { url: request.url, status: response.status, retryable: false, body: text.slice(0, 500) },

@@ -60,7 +60,11 @@ export class VarnishBackend extends CdnBackendBase {
     });
     const header = options.header ?? "xkey";
     const method = options.purgeMethod ?? "PURGE";
-    for (const [name, value] of [["header", header], ["purgeMethod", method], ["purgedCountHeader", options.purgedCountHeader ?? "xkey-purged"]]) {
+    for (const [name, value] of [
+      ["header", header],
+      ["purgeMethod", method],
+      ["purgedCountHeader", options.purgedCountHeader ?? "xkey-purged"],
+    ]) {
       if (typeof value !== "string" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) {
         throw new TypeError(`VarnishBackend: option "${name}" must be an HTTP token such as "xkey" or "PURGE" (got ${JSON.stringify(value)})`);
       }

@@ -1,4 +1,20 @@
-import { ArrayNotEmpty, IsArray, IsBoolean, IsDefined, IsInt, IsNotEmpty, IsObject, IsOptional, IsPositive, IsString, IsUrl, Matches, Max, Min, ValidateBy } from "class-validator";
+import {
+  ArrayNotEmpty,
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsPositive,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  ValidateBy,
+} from "class-validator";
 import { MAX_TIMER_MS } from "./schema";
 
 /** A number of ms no larger than a timer holds (other types are left to the other rules). */

@@ -1,5 +1,6 @@
 import { validateSync, type ValidationError } from "class-validator";
 import { BaseCacheBackend } from "../backends/base";
+import { nameBackend } from "../telemetry/backendNames";
 import { KeyvCacheBackend } from "../backends/keyv";
 import { builtinBackends, type BackendDefinition } from "./builtinBackends";
 import { reportProblem } from "../logger";
@@ -9,6 +10,7 @@ import { BackendEntrySchema, CachePageConfigSchema } from "./schema";
 /** One named backend in {@link CachePageConfig}. */
 export interface BackendConfig {
   /** A built-in name (`"keyv"`, `"composite"`, `"fastly"`, `"cloudflare"`, `"varnish"`) or a class. */
+  // biome-ignore lint/suspicious/noExplicitAny: a user's backend class takes options of its own type
   backend: string | (new (options: any) => BaseCacheBackend);
   options?: Record<string, unknown>;
 }
@@ -24,6 +26,12 @@ export interface CachePageConfig {
   maxBodySize?: number;
   /** A store call on the request path that takes longer fails open: the request runs uncached (default 300 ms). */
   storeTimeoutMs?: number;
+  /**
+   * Off by default. A request carrying header `header` (default `X-Cache-Debug`) with this `token`
+   * gets the same header back on the response, explaining the cache's decision: key hash, tags
+   * and their versions, why it was or was not stored, which store answered.
+   */
+  debugHeader?: false | { token: string; header?: string };
   /** After `failureThreshold` store failures in a row (default 5) the store is skipped for `cooldownMs` (default 5000), then probed; `false` switches it off. */
   circuitBreaker?: false | { failureThreshold?: number; cooldownMs?: number };
 }
@@ -32,6 +40,8 @@ export interface CachePageConfig {
 export interface HttpSettings {
   /** Lower-case header name, or undefined when switched off. */
   cacheStatusHeader: string | undefined;
+  /** Lower-case header name and token of the debug header, when switched on. */
+  debugHeader: { header: string; token: string } | undefined;
   maxBodySize: number;
   storeTimeoutMs: number;
   circuitBreaker: { failureThreshold: number; cooldownMs: number } | undefined;
@@ -40,6 +50,7 @@ export interface HttpSettings {
 const DEFAULT_CIRCUIT = { failureThreshold: 5, cooldownMs: 5000 };
 const DEFAULT_HTTP: HttpSettings = {
   cacheStatusHeader: "x-cache",
+  debugHeader: undefined,
   maxBodySize: 5 * 1024 * 1024,
   storeTimeoutMs: 300,
   circuitBreaker: DEFAULT_CIRCUIT,
@@ -76,7 +87,8 @@ function initialState(): State {
 }
 
 function adopt(next: State): State {
-  for (const backend of next.backends.values()) {
+  for (const [name, backend] of next.backends) {
+    nameBackend(backend, name);
     for (const b of withParts(backend)) stateOfBackend.set(b, next);
   }
   return next;
@@ -153,7 +165,10 @@ async function closeAll(backends: BaseCacheBackend[]): Promise<void> {
       try {
         const outcome = await Promise.race([backend.close().then(() => "closed" as const), timeout]);
         if (outcome === "timeout") {
-          reportProblem(`close:${backend.constructor.name}`, `${backend.constructor.name}.close() did not finish within ${CLOSE_TIMEOUT_MS} ms; it was forgotten anyway`);
+          reportProblem(
+            `close:${backend.constructor.name}`,
+            `${backend.constructor.name}.close() did not finish within ${CLOSE_TIMEOUT_MS} ms; it was forgotten anyway`,
+          );
         }
       } catch (error) {
         reportProblem(`close:${backend.constructor.name}`, `${backend.constructor.name}.close() failed`, error);
@@ -223,7 +238,7 @@ export function registerActionBackend(backend: BaseCacheBackend): void {
   if (actionBackends.has(backend)) return;
   actionBackends.add(backend);
   // A closed instance must not be invalidated any more (its connections are gone).
-  const own = Object.prototype.hasOwnProperty.call(backend, "close") ? backend.close : undefined;
+  const own = Object.hasOwn(backend, "close") ? backend.close : undefined;
   const close = backend.close;
   backend.close = async function (this: BaseCacheBackend) {
     actionBackends.delete(backend);
@@ -390,9 +405,18 @@ function buildState(config: CachePageConfig): State {
   const problems: Array<{ path: string; message: string }> = [];
   if (config === null || typeof config !== "object" || Array.isArray(config)) {
     const got = Array.isArray(config) ? "an array" : config === null ? "null" : typeof config;
-    fail([{ path: "", message: `configureCachePage expects an object such as { defaultBackend, backends: { name: { backend, options } } } (got ${got}); to go back to the in-memory default, call resetCachePageConfig()` }]);
+    fail([
+      {
+        path: "",
+        message: `configureCachePage expects an object such as { defaultBackend, backends: { name: { backend, options } } } (got ${got}); to go back to the in-memory default, call resetCachePageConfig()`,
+      },
+    ]);
   }
-  collect(problems, validateSync(Object.assign(new CachePageConfigSchema(), config), { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true }), "");
+  collect(
+    problems,
+    validateSync(Object.assign(new CachePageConfigSchema(), config), { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true }),
+    "",
+  );
   if (problems.length) fail(problems);
 
   const entries = Object.entries(config.backends ?? {});
@@ -400,16 +424,28 @@ function buildState(config: CachePageConfig): State {
   for (const [name, entry] of entries) {
     const path = `backends.${name}`;
     if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
-      problems.push({ path, message: `must be an object { backend, options } (got ${Array.isArray(entry) ? "an array" : entry === null ? "null" : typeof entry})` });
+      problems.push({
+        path,
+        message: `must be an object { backend, options } (got ${Array.isArray(entry) ? "an array" : entry === null ? "null" : typeof entry})`,
+      });
       continue;
     }
     const before = problems.length;
-    collect(problems, validateSync(Object.assign(new BackendEntrySchema(), entry), { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true }), path);
+    collect(
+      problems,
+      validateSync(Object.assign(new BackendEntrySchema(), entry), { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true }),
+      path,
+    );
     if (problems.length > before) continue;
     if (typeof entry.backend === "string") {
       const definition = builtinBackends[entry.backend];
       if (!definition) {
-        problems.push({ path: `${path}.backend`, message: `unknown backend "${entry.backend}"; use one of ${Object.keys(builtinBackends).map((n) => `"${n}"`).join(", ")} or a class extending BaseCacheBackend` });
+        problems.push({
+          path: `${path}.backend`,
+          message: `unknown backend "${entry.backend}"; use one of ${Object.keys(builtinBackends)
+            .map((n) => `"${n}"`)
+            .join(", ")} or a class extending BaseCacheBackend`,
+        });
         continue;
       }
       if (definition.optionsSchema) {
@@ -449,9 +485,7 @@ function buildState(config: CachePageConfig): State {
     const { entry, definition } = definitions.get(name)!;
     let backend: BaseCacheBackend;
     try {
-      backend = definition
-        ? definition.create(entry.options ?? {}, build)
-        : new (entry.backend as new (o: unknown) => BaseCacheBackend)(entry.options ?? {});
+      backend = definition ? definition.create(entry.options ?? {}, build) : new (entry.backend as new (o: unknown) => BaseCacheBackend)(entry.options ?? {});
     } catch (error) {
       if (error instanceof CachePageConfigError && error.path.startsWith("backends.")) throw error;
       if (error instanceof CachePageConfigError) {
@@ -471,8 +505,8 @@ function buildState(config: CachePageConfig): State {
   }
   if (!built.has(DEFAULT_BACKEND_NAME)) built.set(DEFAULT_BACKEND_NAME, new KeyvCacheBackend());
   const http: HttpSettings = {
-    cacheStatusHeader:
-      config.cacheStatusHeader === false ? undefined : (config.cacheStatusHeader ?? DEFAULT_HTTP.cacheStatusHeader)?.toLowerCase(),
+    cacheStatusHeader: config.cacheStatusHeader === false ? undefined : (config.cacheStatusHeader ?? DEFAULT_HTTP.cacheStatusHeader)?.toLowerCase(),
+    debugHeader: config.debugHeader ? { header: (config.debugHeader.header ?? "x-cache-debug").toLowerCase(), token: config.debugHeader.token } : undefined,
     maxBodySize: config.maxBodySize ?? DEFAULT_HTTP.maxBodySize,
     storeTimeoutMs: config.storeTimeoutMs ?? DEFAULT_HTTP.storeTimeoutMs,
     circuitBreaker: config.circuitBreaker === false ? undefined : { ...DEFAULT_CIRCUIT, ...(config.circuitBreaker ?? {}) },
@@ -516,6 +550,12 @@ function collect(problems: Array<{ path: string; message: string }>, errors: Val
 
 function fail(problems: Array<{ path: string; message: string }>): never {
   const [first] = problems;
-  const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1).map((p) => p.path).join(", ")})` : "";
+  const more =
+    problems.length > 1
+      ? ` (and ${problems.length - 1} more: ${problems
+          .slice(1)
+          .map((p) => p.path)
+          .join(", ")})`
+      : "";
   throw new CachePageConfigError(`Invalid cache configuration at ${first.path || "<root>"}: ${first.message}${more}`, first.path, problems);
 }

@@ -1,16 +1,4 @@
-import {
-  ArrayNotEmpty,
-  IsArray,
-  IsDefined,
-  IsInt,
-  IsObject,
-  IsOptional,
-  IsString,
-  Matches,
-  Min,
-  ValidateBy,
-  type ValidationOptions,
-} from "class-validator";
+import { ArrayNotEmpty, IsArray, IsDefined, IsInt, IsOptional, IsString, Matches, Min, ValidateBy, type ValidationOptions } from "class-validator";
 import { storeKindOfUrl } from "../backends/openKeyvStores";
 
 /**
@@ -79,7 +67,7 @@ export class CachePageConfigSchema {
   defaultBackend?: string;
 
   @IsOptional()
-  @IsPlainObject("backends must be an object mapping names to { backend, options }, e.g. { main: { backend: \"keyv\" } }")
+  @IsPlainObject('backends must be an object mapping names to { backend, options }, e.g. { main: { backend: "keyv" } }')
   backends?: Record<string, unknown>;
 
   @IsOptional()
@@ -91,6 +79,23 @@ export class CachePageConfigSchema {
     },
   })
   cacheStatusHeader?: string | false;
+
+  @IsOptional()
+  @ValidateBy({
+    name: "isDebugHeader",
+    validator: {
+      validate: (v: unknown) => {
+        if (v === false) return true;
+        if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+        const { token, header, ...rest } = v as Record<string, unknown>;
+        const headerOk = header === undefined || (typeof header === "string" && /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(header));
+        return typeof token === "string" && token.length >= 16 && /^[\x21-\x7e]+$/.test(token) && headerOk && Object.keys(rest).length === 0;
+      },
+      defaultMessage: () =>
+        'debugHeader must be false or { token, header? }: a token of at least 16 printable ASCII characters (e.g. from crypto.randomBytes(24).toString("hex")) and an optional header name (default "X-Cache-Debug")',
+    },
+  })
+  debugHeader?: false | { token: string; header?: string };
 
   @IsOptional()
   @IsInt({ message: "maxBodySize must be a whole number of bytes" })
@@ -148,8 +153,7 @@ function IsStoreSpec(validationOptions?: ValidationOptions): PropertyDecorator {
     {
       name: "isStoreSpec",
       validator: {
-        validate: (value: unknown) =>
-          (typeof value === "string" && storeKindOfUrl(value) !== undefined) || isPlainObject(value),
+        validate: (value: unknown) => (typeof value === "string" && storeKindOfUrl(value) !== undefined) || isPlainObject(value),
         defaultMessage: () =>
           "store must be a URL starting with redis://, rediss://, sqlite://, postgres:// or postgresql://, a Keyv adapter or a Keyv instance",
       },

@@ -5,7 +5,6 @@ import { allRecords, related, type ActionRecord } from "./actionRegistry";
 
 const CACHEABLE_ACTION_TYPES = new Set(["get", "head", "all"]);
 
-
 /**
  * True when a hit for this action must wait until routing-controllers has run its checks:
  * `@Authorized` (method or controller), a `@CurrentUser` parameter, or a middleware of the
@@ -18,9 +17,7 @@ export function isGuarded(record: ActionRecord): boolean {
   const authorized = storage.responseHandlers.some(
     (h) => h.type === "authorized" && related(h.target, record.target) && (h.method === undefined || h.method === record.method),
   );
-  const currentUser = storage.params.some(
-    (p) => p.type === "current-user" && related(p.object.constructor, record.target) && p.method === record.method,
-  );
+  const currentUser = storage.params.some((p) => p.type === "current-user" && related(p.object.constructor, record.target) && p.method === record.method);
   const uses = storage.uses.filter((u) => !u.afterAction && related(u.target, record.target) && u.method === record.method);
   const ours = uses.findIndex((u) => u.middleware === record.middleware);
   const laterMiddleware = uses.some((u, i) => i > ours && u.middleware !== record.middleware);

@@ -100,7 +100,8 @@ export function validateCachePageOptions(options: unknown, where: string): Valid
     }
     statuses = new Set(o.statuses as number[]);
   }
-  if (o.cacheAuthorized !== undefined && typeof o.cacheAuthorized !== "boolean") fail(`"cacheAuthorized" must be true or false (got ${show(o.cacheAuthorized)})`);
+  if (o.cacheAuthorized !== undefined && typeof o.cacheAuthorized !== "boolean")
+    fail(`"cacheAuthorized" must be true or false (got ${show(o.cacheAuthorized)})`);
   for (const name of ["staleWhileRevalidate", "staleIfError"]) {
     const v = o[name];
     if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) fail(`"${name}" must be a number of seconds >= 0 (got ${show(v)})`);

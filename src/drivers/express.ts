@@ -63,17 +63,21 @@ export function expressBeforeAction(settings: ActionCacheSettings, guarded: bool
 function proceed(opening: Opening, req: ExpressLikeRequest, res: ServerResponse, next: Next): void {
   switch (opening.kind) {
     case "pass":
-      return next();
+      next();
+      return;
     case "bypass":
       for (const [name, value] of Object.entries(opening.headers)) res.setHeader(name, value);
-      return next();
+      next();
+      return;
     case "reply":
-      return sendExpressReply(res, opening.reply);
+      sendExpressReply(res, opening.reply);
+      return;
     case "run": {
       const slot: RequestSlot = { plan: opening.plan, late: opening.late, answered: false };
       attachSlot(req, slot);
       captureExpressResponse(slot, req, res);
-      return next();
+      next();
+      return;
     }
   }
 }
@@ -84,7 +88,7 @@ function proceed(opening: Opening, req: ExpressLikeRequest, res: ServerResponse,
  */
 export async function expressAroundAction(req: ExpressLikeRequest, res: ServerResponse, run: () => unknown): Promise<unknown> {
   const slot = slotOf(req);
-  if (!slot || !slot.late || slot.answered) return run();
+  if (!slot?.late || slot.answered) return run();
   slot.late = false;
   const reply = await lookUpLate(slot.plan, { socket: () => req.socket }, isMarkedDoNotCache(req));
   if (!reply) return run();

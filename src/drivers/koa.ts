@@ -95,7 +95,7 @@ export async function koaBeforeAction(settings: ActionCacheSettings, guarded: bo
 /** Runs inside the action wrapper on Koa: answers the hit of a guarded action after the checks. */
 export async function koaAroundAction(ctx: KoaLikeContext, run: () => unknown): Promise<unknown> {
   const slot = slotOf(ctx);
-  if (!slot || !slot.late || slot.answered) return run();
+  if (!slot?.late || slot.answered) return run();
   slot.late = false;
   const reply = await lookUpLate(slot.plan, { socket: () => ctx.req.socket }, marked(ctx));
   if (!reply) return run();

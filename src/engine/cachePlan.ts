@@ -9,16 +9,13 @@ import { guardedStoreCall, isCircuitOpen } from "../http/storeGuard";
 import { acceptsEncoding, sameVariant } from "../http/vary";
 import { decidePage, finalVerdict, type PageDecision, type StorablePage } from "./missPolicy";
 import type { RequestTrace } from "../telemetry/events";
+import { explainDecision } from "./debugHeader";
 import { replyFromEntry, type Reply, type StoredTimes } from "./replies";
 import type { ActionCacheSettings } from "./settings";
 import { currentFlight, startFlight, waitFor, type Flight } from "./singleFlight";
 import { learnVaryNames, variantOf, varyNamesOf, type Variant } from "./variants";
 
-type LookupOutcome =
-  | { kind: "failed" }
-  | { kind: "none" }
-  | { kind: "fresh"; reply: Reply }
-  | { kind: "stale"; reply: Reply; revalidate: boolean };
+type LookupOutcome = { kind: "failed" } | { kind: "none" } | { kind: "fresh"; reply: Reply } | { kind: "stale"; reply: Reply; revalidate: boolean };
 
 /** What an entry's metadata holds (written by {@link CachePlan.commit}, read back on lookup). */
 interface EntryMeta extends StoredTimes {
@@ -43,6 +40,10 @@ export class CachePlan {
   staleFallback?: Reply;
   /** Set while someone listens on `custom-cache-page:request`. */
   trace?: RequestTrace;
+  /** The debug header to explain this response in, when the request asked for it with the token. */
+  debugHeader?: string;
+  /** Where the hit came from: the in-process read or the store. */
+  answeredFrom?: "memory" | "store";
   private variant: Variant;
   private token: unknown;
   private lookedUp = false;
@@ -71,6 +72,14 @@ export class CachePlan {
     this.authorizedRequest = request.headers.authorization !== undefined;
     this.variant = variantOf(varyNamesOf(settings.memory, this.flightKey), request);
     this.releaseBackend = retainBackend(backend);
+  }
+
+  /** The versions of this request's tags the lookup saw, as `name:version,...` (when the backend tells them). */
+  tagVersions(): string | undefined {
+    const token = this.token;
+    if (!token || typeof token !== "object" || Array.isArray(token)) return undefined;
+    const pairs = Object.entries(token as Record<string, unknown>).filter(([, v]) => typeof v === "number" || typeof v === "string");
+    return pairs.length > 0 ? pairs.map(([name, v]) => `${name}:${String(v)}`).join(",") : undefined;
   }
 
   /** This request is done with the backend. Idempotent. */
@@ -133,7 +142,9 @@ export class CachePlan {
     }
     if (!result?.response) return undefined;
     const found = this.classify(result, now);
-    return found.kind === "fresh" ? found.reply : undefined;
+    if (found.kind !== "fresh") return undefined;
+    this.answeredFrom = "memory";
+    return found.reply;
   }
 
   /**
@@ -199,15 +210,21 @@ export class CachePlan {
   }
 
   private async read(now: number): Promise<LookupOutcome> {
-    let result;
+    let result: LookupResult;
     try {
       result = await guardedStoreCall(this.backend, "lookup", () => this.backend.lookup(this.storageKey, this.tags));
     } catch (error) {
       this.lookupFailed = true;
-      reportProblem(`lookup:${this.backend.constructor.name}`, `cache lookup failed on ${this.backend.constructor.name}; requests run uncached: ${error instanceof Error ? error.message : String(error)}`, error, "error");
+      reportProblem(
+        `lookup:${this.backend.constructor.name}`,
+        `cache lookup failed on ${this.backend.constructor.name}; requests run uncached: ${error instanceof Error ? error.message : String(error)}`,
+        error,
+        "error",
+      );
       return { kind: "failed" };
     }
     this.token = result.token;
+    this.answeredFrom = "store";
     return this.classify(result, now);
   }
 
@@ -244,7 +261,23 @@ export class CachePlan {
    * {@link onLeft}, once the headers really left.
    */
   onPage(status: number, headers: HeaderBag, body: Buffer | undefined, markedDoNotCache: boolean, declaredLength?: number): PageDecision {
-    const decision = decidePage(this, { status, headers, body, declaredLength, markedDoNotCache, lookedUp: this.lookedUp, lookupFailed: this.lookupFailed, now: Date.now() });
+    const decision = decidePage(this, {
+      status,
+      headers,
+      body,
+      declaredLength,
+      markedDoNotCache,
+      lookedUp: this.lookedUp,
+      lookupFailed: this.lookupFailed,
+      now: Date.now(),
+    });
+    if (this.debugHeader && !decision.replaceWith) {
+      decision.headers[this.debugHeader] = explainDecision(this, decision.page ? "miss" : (decision.label ?? "bypass").toLowerCase(), {
+        reason: decision.page
+          ? "storable here; stored unless a middleware around the cache adds Set-Cookie, private or Vary: * on the way out"
+          : decision.reason,
+      });
+    }
     this.page = decision.page;
     const trace = this.trace;
     if (trace) {
@@ -309,7 +342,12 @@ export class CachePlan {
     };
     return guardedStoreCall(this.backend, "set", () => this.backend.set(entry))
       .catch((error) => {
-        reportProblem(`set:${this.backend.constructor.name}`, `storing a response failed on ${this.backend.constructor.name}: ${error instanceof Error ? error.message : String(error)}`, error, "error");
+        reportProblem(
+          `set:${this.backend.constructor.name}`,
+          `storing a response failed on ${this.backend.constructor.name}: ${error instanceof Error ? error.message : String(error)}`,
+          error,
+          "error",
+        );
       })
       .finally(() => this.settleFlight());
   }

@@ -59,8 +59,9 @@ interface PageInput {
  */
 function ownHeaderNames(): Set<string> {
   const names = new Set(["age"]);
-  const label = getHttpSettings().cacheStatusHeader;
-  if (label) names.add(label);
+  const { cacheStatusHeader, debugHeader } = getHttpSettings();
+  if (cacheStatusHeader) names.add(cacheStatusHeader);
+  if (debugHeader) names.add(debugHeader.header);
   return names;
 }
 
@@ -179,11 +180,17 @@ function timeoutFor(settings: ActionCacheSettings, response: CachedResponse): nu
   try {
     const value = t(response);
     if (typeof value !== "number" || !Number.isInteger(value) || value > MAX_TIMEOUT_SECONDS) {
-      throw new TypeError(`timeout function returned ${typeof value === "number" ? String(value) : typeof value}; it must return a whole number of seconds up to ${MAX_TIMEOUT_SECONDS}`);
+      throw new TypeError(
+        `timeout function returned ${typeof value === "number" ? String(value) : typeof value}; it must return a whole number of seconds up to ${MAX_TIMEOUT_SECONDS}`,
+      );
     }
     return value;
   } catch (error) {
-    reportProblem(`timeout:${settings.where}`, `@CachePage on ${settings.where}: ${error instanceof Error ? error.message : String(error)}; the response was not stored`, error);
+    reportProblem(
+      `timeout:${settings.where}`,
+      `@CachePage on ${settings.where}: ${error instanceof Error ? error.message : String(error)}; the response was not stored`,
+      error,
+    );
     return undefined;
   }
 }

@@ -8,6 +8,7 @@ import type { CachePlan } from "./cachePlan";
 import { decide, type RequestDecision } from "./decision";
 import { statusHeaders, type Reply } from "./replies";
 import type { ActionCacheSettings } from "./settings";
+import { debugHeaderFor, explainDecision } from "./debugHeader";
 import { traceRequest, type RequestTrace } from "../telemetry/events";
 
 /**
@@ -52,44 +53,50 @@ export type Opening =
 export function openRequest(settings: ActionCacheSettings, guarded: boolean, driver: DriverRequest): Opening | Promise<Opening> {
   const trace = traceRequest(settings.identity, driver.view.method.toUpperCase());
   const refresh = takeRefreshMarker(driver.nativeHeaders, driver.rawHeaders);
+  const debug = debugHeaderFor(driver.view.headers);
   const native = { marked: false, preset: driver.presetHeaders(), refresh };
   native.marked = driver.marks.some((m) => (m as { doNotCache?: unknown }).doNotCache === true);
   const needsUser = driver.hasUserChecker();
   const source: UserSource = needsUser ? { resolved: false } : { resolved: true, user: driver.nativeUser() };
   const request = buildCacheRequest(driver.view, source, driver.marks);
-  if (needsUser && settings.memory.readsUser) return withUser(settings, guarded, driver, request, native, trace);
+  const context: OpeningContext = { guarded, driver, trace, debug };
+  if (needsUser && settings.memory.readsUser) return withUser(settings, request, native, context);
   const decision = decide(settings, request, native);
-  if (decision.kind === "needs-user") return withUser(settings, guarded, driver, request, native, trace);
-  return opened(decision, guarded, driver, trace);
+  if (decision.kind === "needs-user") return withUser(settings, request, native, context);
+  return opened(decision, context);
 }
 
-async function withUser(
-  settings: ActionCacheSettings,
-  guarded: boolean,
-  driver: DriverRequest,
-  request: CacheRequest,
-  native: Parameters<typeof decide>[2],
-  trace: RequestTrace | undefined,
-): Promise<Opening> {
+/** What an opening carries besides the decision. */
+interface OpeningContext {
+  guarded: boolean;
+  driver: DriverRequest;
+  trace: RequestTrace | undefined;
+  /** The debug header's name, when the request asked for it with the token. */
+  debug: string | undefined;
+}
+
+async function withUser(settings: ActionCacheSettings, request: CacheRequest, native: Parameters<typeof decide>[2], context: OpeningContext): Promise<Opening> {
   try {
-    request.user = await driver.resolveUser();
+    request.user = await context.driver.resolveUser();
   } catch (error) {
     const reason = `@CachePage on ${settings.where}: currentUserChecker threw; the request ran uncached`;
     reportProblem(`user:${settings.where}`, reason, error);
-    return bypassOf(reason, trace);
+    return bypassOf(reason, context);
   }
-  return opened(decide(settings, request, native), guarded, driver, trace);
+  return opened(decide(settings, request, native), context);
 }
 
-function opened(decision: RequestDecision, guarded: boolean, driver: DriverRequest, trace: RequestTrace | undefined): Opening | Promise<Opening> {
+function opened(decision: RequestDecision, context: OpeningContext): Opening | Promise<Opening> {
+  const { guarded, driver, trace } = context;
   if (decision.kind === "pass") {
     trace?.finish("pass");
     return decision;
   }
-  if (decision.kind === "bypass") return bypassOf(decision.reason, trace);
-  if (decision.kind === "needs-user") return bypassOf("the current user could not be resolved", trace);
+  if (decision.kind === "bypass") return bypassOf(decision.reason, context);
+  if (decision.kind === "needs-user") return bypassOf("the current user could not be resolved", context);
   const { plan } = decision;
   plan.trace = trace;
+  plan.debugHeader = context.debug;
   if (guarded) return { kind: "run", plan, late: true };
   const immediate = plan.lookupNow();
   if (immediate) return answered(plan, immediate);
@@ -101,8 +108,14 @@ function opened(decision: RequestDecision, guarded: boolean, driver: DriverReque
 
 function answered(plan: CachePlan, reply: Reply): Opening {
   plan.trace?.finish(reply.label === "STALE" ? "stale" : "hit");
+  explainHit(plan, reply);
   plan.endRequest();
   return { kind: "reply", reply };
+}
+
+/** Adds the debug header to a hit (its `extra` headers are this reply's own). */
+function explainHit(plan: CachePlan, reply: Reply): void {
+  if (plan.debugHeader) reply.extra[plan.debugHeader] = explainDecision(plan, reply.label === "STALE" ? "stale" : "hit", { store: plan.answeredFrom });
 }
 
 function running(plan: CachePlan): Opening {
@@ -110,9 +123,11 @@ function running(plan: CachePlan): Opening {
   return { kind: "run", plan, late: false };
 }
 
-function bypassOf(reason: string, trace: RequestTrace | undefined): Opening {
-  trace?.finish("bypass", { reason });
-  return { kind: "bypass", headers: statusHeaders("BYPASS", { kind: "bypass", detail: reason }) };
+function bypassOf(reason: string, context: Pick<OpeningContext, "trace" | "debug">): Opening {
+  context.trace?.finish("bypass", { reason });
+  const headers = statusHeaders("BYPASS", { kind: "bypass", detail: reason });
+  if (context.debug) headers[context.debug] = explainDecision(undefined, "bypass", { reason });
+  return { kind: "bypass", headers };
 }
 
 /**
@@ -124,6 +139,7 @@ export async function lookUpLate(plan: CachePlan, driver: Pick<DriverRequest, "s
   const reply = marked ? undefined : await plan.lookup(refresher(plan, driver));
   if (reply) {
     plan.trace?.finish(reply.label === "STALE" ? "stale" : "hit");
+    explainHit(plan, reply);
     plan.endRequest();
   } else {
     plan.trace?.actionStarts();

@@ -25,7 +25,9 @@ export function variantOf(names: readonly string[], request: CacheRequest): Vari
  * slot replace each other; the values stored with each entry keep one from being served for the other.
  */
 function slotOf(names: readonly string[], values: ReadonlyArray<string | null>): number {
-  const digest = createHash("sha1").update(JSON.stringify([names, values])).digest();
+  const digest = createHash("sha1")
+    .update(JSON.stringify([names, values]))
+    .digest();
   return digest.readUInt32BE(0) % MAX_VARIANTS_PER_KEY;
 }
 

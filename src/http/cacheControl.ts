@@ -25,7 +25,9 @@ export function parseCacheControl(value: string | string[] | number | undefined)
 
 /** Serialises directives back into a header value. */
 export function formatCacheControl(directives: Map<string, string | true>): string {
-  return [...directives].map(([name, v]) => (v === true ? name : /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(v) ? `${name}=${v}` : `${name}="${v.replace(/["\\]/g, "\\$&")}"`)).join(", ");
+  return [...directives]
+    .map(([name, v]) => (v === true ? name : /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(v) ? `${name}=${v}` : `${name}="${v.replace(/["\\]/g, "\\$&")}"`))
+    .join(", ");
 }
 
 /** Largest delta-seconds a cache must handle; larger values count as this (RFC 9111 §1.2.2). */

@@ -13,7 +13,7 @@ const ASCTIME_DATE = new RegExp(`^(${DAYS.join("|")}) (${MONTHS.join("|")}) ( \\
  * it means "already expired" (RFC 9111 §5.3).
  */
 export function parseHttpDate(value: string | string[] | number | undefined): number | undefined {
-  if (value === undefined || Array.isArray(value) && value.length !== 1) return undefined;
+  if (value === undefined || (Array.isArray(value) && value.length !== 1)) return undefined;
   const text = Array.isArray(value) ? value[0]! : String(value);
   let m = IMF_FIXDATE.exec(text);
   if (m) return utc(Number(m[4]), m[3]!, Number(m[2]), m[5]!, m[6]!, m[7]!);

@@ -25,7 +25,8 @@ export function whyNotStorable(input: {
     return "the request carries Authorization and the response is neither public nor s-maxage (set cacheAuthorized: true when the key varies by user)";
   }
   if (!input.bodyKnown) return "the body is streamed with an unknown length";
-  if (input.bodySize !== undefined && input.bodySize > input.maxBodySize) return `the body (${input.bodySize} bytes) is larger than maxBodySize (${input.maxBodySize})`;
+  if (input.bodySize !== undefined && input.bodySize > input.maxBodySize)
+    return `the body (${input.bodySize} bytes) is larger than maxBodySize (${input.maxBodySize})`;
   return undefined;
 }
 

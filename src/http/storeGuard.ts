@@ -1,6 +1,9 @@
 import type { BaseCacheBackend } from "../backends/base";
 import { getHttpSettings } from "../config/configure";
 import { isStoreDataError } from "../stores/storeHealth";
+import { performance } from "node:perf_hooks";
+import { backendLabel } from "../telemetry/backendNames";
+import { storeChannel, type CachePageStoreEvent } from "../telemetry/events";
 
 /** The store did not answer within `storeTimeoutMs`. */
 export class StoreTimeoutError extends Error {
@@ -45,6 +48,19 @@ export function isCircuitOpen(backend: BaseCacheBackend): boolean {
  * {@link StoreTimeoutError} or a {@link CircuitOpenError}: the caller then runs uncached.
  */
 export async function guardedStoreCall<T>(backend: BaseCacheBackend, operation: string, call: () => Promise<T>): Promise<T> {
+  if (!storeChannel.hasSubscribers) return guarded(backend, operation, call);
+  const started = performance.now();
+  try {
+    const result = await guarded(backend, operation, call);
+    storeChannel.publish({ backend: backendLabel(backend), operation, durationMs: performance.now() - started } satisfies CachePageStoreEvent);
+    return result;
+  } catch (error) {
+    storeChannel.publish({ backend: backendLabel(backend), operation, durationMs: performance.now() - started, error } satisfies CachePageStoreEvent);
+    throw error;
+  }
+}
+
+async function guarded<T>(backend: BaseCacheBackend, operation: string, call: () => Promise<T>): Promise<T> {
   const { storeTimeoutMs, circuitBreaker } = getHttpSettings();
   const circuit = circuitOf(backend);
   const now = Date.now();

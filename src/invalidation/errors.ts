@@ -57,7 +57,13 @@ export class CacheInvalidationError extends Error {
   ) {
     const [first] = failures;
     const what = key !== undefined ? `key ${JSON.stringify(key)}` : `tag(s) ${tags.map((t) => JSON.stringify(t)).join(", ")}`;
-    const others = failures.length > 1 ? ` (and ${failures.length - 1} more backend(s): ${failures.slice(1).map((f) => `"${f.backend}"`).join(", ")})` : "";
+    const others =
+      failures.length > 1
+        ? ` (and ${failures.length - 1} more backend(s): ${failures
+            .slice(1)
+            .map((f) => `"${f.backend}"`)
+            .join(", ")})`
+        : "";
     super(`Could not invalidate ${what} on backend "${first.backend}"${others}: ${describeFailure(first)}`, { cause: first.cause });
     this.name = "CacheInvalidationError";
     this.backend = first.backend;
@@ -68,7 +74,8 @@ export class CacheInvalidationError extends Error {
 
 function describeFailure(failure: CacheInvalidationFailure): string {
   const message = failure.cause instanceof Error ? failure.cause.message : String(failure.cause);
-  if (failure.reason === "timeout") return `${message}. The store is unreachable or too slow; nothing says the entries are gone — invalidate again once it answers.`;
+  if (failure.reason === "timeout")
+    return `${message}. The store is unreachable or too slow; nothing says the entries are gone — invalidate again once it answers.`;
   return message;
 }
 

@@ -3,6 +3,8 @@ import { getCacheBackend, listCacheBackends, storeTimeoutOf } from "../config/co
 import { storageKeysOf } from "../keys/storageKey";
 import { normalizeTagName } from "../tags/versioned";
 import { CacheInvalidationError, InvalidationTimeoutError, type CacheInvalidationFailure } from "./errors";
+import { performance } from "node:perf_hooks";
+import { invalidateChannel, type CachePageInvalidateEvent } from "../telemetry/events";
 
 /**
  * Where and how {@link invalidateTag} / {@link invalidateTags} invalidate.
@@ -60,7 +62,9 @@ function targetOf(target: string | InvalidateOptions | undefined, what: string):
   if (target === undefined) return {};
   if (typeof target === "string") return { backend: target };
   if (target === null || typeof target !== "object" || Array.isArray(target)) {
-    throw new TypeError(`${what}: the second argument must be a backend name or { backend?, mode? } (got ${Array.isArray(target) ? "an array" : String(target)})`);
+    throw new TypeError(
+      `${what}: the second argument must be a backend name or { backend?, mode? } (got ${Array.isArray(target) ? "an array" : String(target)})`,
+    );
   }
   if (target.backend !== undefined && typeof target.backend !== "string") {
     throw new TypeError(`${what}: backend must be the name of a configured backend (got ${typeof target.backend})`);
@@ -185,15 +189,53 @@ async function invalidateEverywhere(tags: string[], options: InvalidateOptions):
     }
   }
   const run = options.mode === "stale" ? staleOn : detailedOn;
-  const settled = await Promise.allSettled(leaves.map((leaf) => withinDeadline(leaf, () => run(leaf.backend, tags))));
+  const mode = options.mode ?? "delete";
+  const settled = await Promise.allSettled(
+    leaves.map((leaf) =>
+      published(
+        leaf,
+        tags,
+        mode,
+        withinDeadline(leaf, () => run(leaf.backend, tags)),
+      ),
+    ),
+  );
   const failures: CacheInvalidationFailure[] = [];
   const outcomes: TagOutcome[] = [];
   settled.forEach((s, i) => {
     if (s.status === "fulfilled") outcomes.push(s.value);
     else failures.push({ backend: leaves[i].name, reason: s.reason instanceof InvalidationTimeoutError ? "timeout" : "error", cause: s.reason });
   });
-  if (failures.length > 0) throw new CacheInvalidationError(tags, failures, outcomes.reduce((n, o) => n + countOf(o), 0));
+  if (failures.length > 0)
+    throw new CacheInvalidationError(
+      tags,
+      failures,
+      outcomes.reduce((n, o) => n + countOf(o), 0),
+    );
   return outcomes;
+}
+
+/** Publishes one `custom-cache-page:invalidate` message per backend, when anyone listens. */
+function published(leaf: Leaf, tags: string[], mode: "delete" | "stale", work: Promise<TagOutcome>): Promise<TagOutcome> {
+  if (!invalidateChannel.hasSubscribers) return work;
+  const started = performance.now();
+  const publish = (outcome: TagOutcome | undefined, error?: unknown) => {
+    const versions = outcome ? Object.values(outcome.versions) : [];
+    const event: CachePageInvalidateEvent = { backend: leaf.name, tags, mode, deleted: outcome?.deleted ?? 0, durationMs: performance.now() - started };
+    if (versions.length > 0) event.version = Math.max(...versions);
+    if (error !== undefined) event.error = error;
+    invalidateChannel.publish(event);
+  };
+  return work.then(
+    (outcome) => {
+      publish(outcome);
+      return outcome;
+    },
+    (error: unknown) => {
+      publish(undefined, error);
+      throw error;
+    },
+  );
 }
 
 /** One backend's answer to invalidateTags: entries deleted plus versioned tags bumped. */
@@ -243,7 +285,8 @@ export async function invalidateTag(tag: string, target?: string | InvalidateOpt
  * await invalidateTags(["products", "catalog-version"]); // 2 deleted + 1 versioned tag bumped = 3
  */
 export async function invalidateTags(tags: string[], target?: string | InvalidateOptions): Promise<number> {
-  if (!Array.isArray(tags)) throw new TypeError(`invalidateTags: expects an array of tag names (got ${tags === null ? "null" : typeof tags}); for one tag use invalidateTag`);
+  if (!Array.isArray(tags))
+    throw new TypeError(`invalidateTags: expects an array of tag names (got ${tags === null ? "null" : typeof tags}); for one tag use invalidateTag`);
   const names = [...new Set(tags.map((t) => normalized(t, "invalidateTags")))];
   if (names.length === 1) return invalidateTag(names[0], target);
   const outcomes = await invalidateEverywhere(names, targetOf(target, "invalidateTags"));

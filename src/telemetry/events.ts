@@ -37,6 +37,8 @@ export interface CachePageRequestEvent {
   durationMs: number;
   /** Misses: how long the action (and what ran after the cache's middleware) took, ms. */
   actionMs?: number;
+  /** Misses: when the action started (ms since the epoch), e.g. for a span. */
+  actionStartedAt?: number;
 }
 
 /** One message per store call on the request path, on `custom-cache-page:store`. */
@@ -75,6 +77,7 @@ export const purgeChannel = diagnostics_channel.channel(CACHE_PAGE_CHANNELS.purg
 export class RequestTrace {
   private readonly started = performance.now();
   private actionStarted?: number;
+  private actionStartedAt?: number;
   private actionMs?: number;
   private done = false;
 
@@ -85,7 +88,9 @@ export class RequestTrace {
 
   /** The action is about to run. */
   actionStarts(): void {
-    this.actionStarted ??= performance.now();
+    if (this.actionStarted !== undefined) return;
+    this.actionStarted = performance.now();
+    this.actionStartedAt = Date.now();
   }
 
   /** The action's response reached the cache's layer. */
@@ -100,7 +105,10 @@ export class RequestTrace {
     const event: CachePageRequestEvent = { route: this.route, method: this.method, result, durationMs: performance.now() - this.started };
     if (details.reason !== undefined) event.reason = details.reason;
     if (details.stored !== undefined) event.stored = details.stored;
-    if (this.actionMs !== undefined) event.actionMs = this.actionMs;
+    if (this.actionMs !== undefined) {
+      event.actionMs = this.actionMs;
+      event.actionStartedAt = this.actionStartedAt;
+    }
     requestChannel.publish(event);
   }
 }

@@ -168,7 +168,15 @@ describe("PurgeClient", () => {
   it("keeps total retry time within retryBudgetMs", async () => {
     api.respond = () => ({ status: 503 });
     const clock = fakeClock();
-    const client = new PurgeClient(transportTo(api), { batchSize: 10, maxRetries: 100, retryBaseDelayMs: 100, retryMaxDelayMs: 1000, retryBudgetMs: 5000, clock, random: () => 1 });
+    const client = new PurgeClient(transportTo(api), {
+      batchSize: 10,
+      maxRetries: 100,
+      retryBaseDelayMs: 100,
+      retryMaxDelayMs: 1000,
+      retryBudgetMs: 5000,
+      clock,
+      random: () => 1,
+    });
     await client.purge(["a"]).catch(() => undefined);
     const total = clock.waits.reduce((a, b) => a + b, 0);
     expect(total).to.be.at.most(5000);
@@ -177,7 +185,13 @@ describe("PurgeClient", () => {
   });
 
   it("does not retry a request the API refused for good, and passes on the hint", async () => {
-    const transport = { ...transportTo(api), requestsFor: (keys: string[]) => transportTo(api).requestsFor(keys).map((r) => ({ ...r, headers: { ...r.headers, "fastly-key": "wrong" } })) };
+    const transport = {
+      ...transportTo(api),
+      requestsFor: (keys: string[]) =>
+        transportTo(api)
+          .requestsFor(keys)
+          .map((r) => ({ ...r, headers: { ...r.headers, "fastly-key": "wrong" } })),
+    };
     const error = (await new PurgeClient(transport, { ...fast, batchSize: 10 }).purge(["a"]).catch((e: unknown) => e)) as CdnPurgeError;
     expect(api.received).to.have.length(1);
     expect(error.failures[0].error.retryable).to.equal(false);
@@ -202,7 +216,10 @@ describe("PurgeClient", () => {
         s.close(() => resolve(p));
       });
     });
-    const transport: PurgeTransport = { ...transportTo(api), requestsFor: (keys) => [{ url: `http://127.0.0.1:${port}/purge`, method: "POST", headers: {}, body: keys.join(" ") }] };
+    const transport: PurgeTransport = {
+      ...transportTo(api),
+      requestsFor: (keys) => [{ url: `http://127.0.0.1:${port}/purge`, method: "POST", headers: {}, body: keys.join(" ") }],
+    };
     const error = (await new PurgeClient(transport, { ...fast, batchSize: 10, maxRetries: 2 }).purge(["a"]).catch((e: unknown) => e)) as CdnPurgeError;
     expect(error.failures[0].error.attempts).to.equal(3);
     expect(error.message).to.match(/could not be reached at POST http:\/\/127\.0\.0\.1:\d+\/purge: .*ECONNREFUSED/);
@@ -215,7 +232,10 @@ describe("PurgeClient", () => {
     const error = (await client.purge(keys).catch((e: unknown) => e)) as CdnPurgeError;
     expect(error).to.be.instanceOf(CdnPurgeError).and.instanceOf(AggregateError);
     expect(error.failedKeys).to.deep.equal(["bad1", "bad2", "bad3", "ok5"]);
-    expect(error.failures.map((f) => f.keys)).to.deep.equal([["bad1", "bad2"], ["bad3", "ok5"]]);
+    expect(error.failures.map((f) => f.keys)).to.deep.equal([
+      ["bad1", "bad2"],
+      ["bad3", "ok5"],
+    ]);
     expect(error.errors).to.have.length(2);
     expect(error.purged).to.equal(4);
     expect(api.purgedKeys()).to.have.members(["ok1", "ok2", "ok3", "ok4"]);

@@ -1,3 +1,5 @@
+import { purgeChannel, type CachePagePurgeEvent } from "../../telemetry/events";
+
 /**
  * One HTTP request of a purge, as a CDN's API wants it.
  *
@@ -352,7 +354,13 @@ export class PurgeClient {
     await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, tasks.length) }, worker));
     if (failures.length > 0) {
       failures.sort((a, b) => a.index - b.index);
-      throw new CdnPurgeError(this.transport.cdn, failures.map(({ keys, url, error }) => ({ keys, url, error })), purged, unique.length, tasks.length);
+      throw new CdnPurgeError(
+        this.transport.cdn,
+        failures.map(({ keys, url, error }) => ({ keys, url, error })),
+        purged,
+        unique.length,
+        tasks.length,
+      );
     }
     return purged;
   }
@@ -364,15 +372,17 @@ export class PurgeClient {
       const remaining = retryBudgetMs - (clock.now() - started);
       let error: CdnRequestError;
       try {
-        return await this.send(request, keys, Math.max(1, Math.min(this.settings.timeoutMs, remaining)));
+        const count = await this.send(request, keys, Math.max(1, Math.min(this.settings.timeoutMs, remaining)));
+        this.published(keys, attempt);
+        return count;
       } catch (caught) {
         error = caught as CdnRequestError;
       }
       error.attempts = attempt;
-      if (!error.retryable) throw error;
+      if (!error.retryable) throw this.published(keys, attempt, error);
       if (attempt > maxRetries) {
         error.message += ` (gave up after ${attempt} attempts; raise maxRetries to try longer)`;
-        throw error;
+        throw this.published(keys, attempt, error);
       }
       const hinted = error.details.retryAfterMs;
       const wait = hinted !== undefined ? Math.max(hinted, retryBaseDelayMs) : backoffDelayMs(attempt, retryBaseDelayMs, retryMaxDelayMs, random);
@@ -381,10 +391,20 @@ export class PurgeClient {
         error.message +=
           ` (gave up after ${attempt} attempt(s): waiting ${wait} ms more${hinted !== undefined ? " as the server asked" : ""} ` +
           `would pass retryBudgetMs=${retryBudgetMs}; raise it to wait longer)`;
-        throw error;
+        throw this.published(keys, attempt, error);
       }
       await clock.sleep(wait);
     }
+  }
+
+  /** One `custom-cache-page:purge` message per purge request, when anyone listens; returns the error. */
+  private published<E>(keys: string[], attempts: number, error?: E): E | undefined {
+    if (purgeChannel.hasSubscribers) {
+      const event: CachePagePurgeEvent = { backend: this.transport.cdn, keys, attempts };
+      if (error !== undefined) event.error = error;
+      purgeChannel.publish(event);
+    }
+    return error;
   }
 
   private async send(request: PurgeRequest, keys: string[], timeoutMs: number): Promise<number> {
@@ -398,27 +418,42 @@ export class PurgeClient {
           return await this.transport.readResponse(response, keys, request);
         } catch (error) {
           if (error instanceof CdnRequestError || signal.aborted) throw error;
-          throw new CdnRequestError(`${cdn} sent an answer to ${where} that could not be read: ${error instanceof Error ? error.message : String(error)}`, { url: request.url, status: response.status, retryable: false }, { cause: error });
+          throw new CdnRequestError(
+            `${cdn} sent an answer to ${where} that could not be read: ${error instanceof Error ? error.message : String(error)}`,
+            { url: request.url, status: response.status, retryable: false },
+            { cause: error },
+          );
         }
       }
       const body = (await response.text().catch(() => "")).slice(0, 500);
       const retryable = response.status === 429 || response.status >= 500;
       const hint = retryable ? undefined : this.transport.hintFor?.(response.status, body);
-      throw new CdnRequestError(`${cdn} answered HTTP ${response.status} to ${where}${body ? `: ${body.replace(/\s+/g, " ").trim()}` : ""}${hint ? ` (${hint})` : ""}`, {
-        url: request.url,
-        status: response.status,
-        retryable,
-        retryAfterMs: retryable ? serverRetryDelayMs(response.headers, this.settings.clock.now()) : undefined,
-        body,
-      });
+      throw new CdnRequestError(
+        `${cdn} answered HTTP ${response.status} to ${where}${body ? `: ${body.replace(/\s+/g, " ").trim()}` : ""}${hint ? ` (${hint})` : ""}`,
+        {
+          url: request.url,
+          status: response.status,
+          retryable,
+          retryAfterMs: retryable ? serverRetryDelayMs(response.headers, this.settings.clock.now()) : undefined,
+          body,
+        },
+      );
     } catch (error) {
       if (error instanceof CdnRequestError) throw error;
       if (signal.aborted || (error instanceof Error && error.name === "TimeoutError")) {
-        throw new CdnRequestError(`${cdn} did not answer ${where} within ${timeoutMs} ms (raise timeoutMs if the API is slow)`, { url: request.url, retryable: true }, { cause: error });
+        throw new CdnRequestError(
+          `${cdn} did not answer ${where} within ${timeoutMs} ms (raise timeoutMs if the API is slow)`,
+          { url: request.url, retryable: true },
+          { cause: error },
+        );
       }
       const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
       const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new CdnRequestError(`${cdn} could not be reached at ${where}: ${reason} (check the endpoint / urls option and the network)`, { url: request.url, retryable: true }, { cause: error });
+      throw new CdnRequestError(
+        `${cdn} could not be reached at ${where}: ${reason} (check the endpoint / urls option and the network)`,
+        { url: request.url, retryable: true },
+        { cause: error },
+      );
     }
   }
 }

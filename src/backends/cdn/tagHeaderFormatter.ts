@@ -294,7 +294,7 @@ function joinValues(normalized: readonly string[], rules: TagHeaderRules): strin
  * privateCacheControl("public, max-age=60, s-maxage=600") // "private, max-age=60"
  */
 export function privateCacheControl(cacheControl: string | string[] | undefined): string {
-  const directives = (Array.isArray(cacheControl) ? cacheControl.join(",") : cacheControl ?? "")
+  const directives = (Array.isArray(cacheControl) ? cacheControl.join(",") : (cacheControl ?? ""))
     .split(",")
     .map((d) => d.trim())
     .filter((d) => d !== "" && !/^(public|private|s-maxage\s*=.*)$/i.test(d));
