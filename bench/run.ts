@@ -2,9 +2,9 @@
  * `npm run bench`: the benchmark suite of issue 6. Runs every scenario in one go on this machine
  * and writes bench/REPORT.md and docs/performance.md. Never part of `npm test`.
  *
- *   npm run bench                       # everything (about 5 minutes)
+ *   npm run bench                       # everything (about 7 minutes)
  *   npm run bench -- --quick            # shorter runs, smaller N (a smoke run)
- *   npm run bench -- --only=hits,redis  # hits, redis, misses, invalidation, memory
+ *   npm run bench -- --only=hits,redis  # hits, redis, misses, invalidation, memory, telemetry, bounds
  *   npm run bench -- --rounds=5 --duration=2 --connections=10
  */
 import "reflect-metadata";
@@ -16,6 +16,7 @@ import type { BenchContext } from "./context";
 import { describeMachine } from "./machine";
 import { RedisProbe } from "./redisProbe";
 import { renderPerformanceDoc, renderReport, resultsTable, type BenchRun } from "./report";
+import { runFloodScenario, runRedisDownScenario, runTagBytesScenario } from "./scenarios/bounds";
 import { runHitScenario } from "./scenarios/hits";
 import { runInvalidationScenarios } from "./scenarios/invalidation";
 import { runMemoryScenario, type RedisIndexBytes } from "./scenarios/memory";
@@ -26,7 +27,7 @@ import { msSince } from "./stats";
 import type { ScenarioReport } from "./types";
 
 const ROOT = path.resolve(__dirname, "..");
-const SCENARIOS = ["hits", "redis", "misses", "invalidation", "memory", "telemetry"] as const;
+const SCENARIOS = ["hits", "redis", "misses", "invalidation", "memory", "telemetry", "bounds"] as const;
 
 function option(name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -127,6 +128,11 @@ async function main(): Promise<void> {
     }
     if (wanted("memory")) await attempt("memory", "6. Memory", () => runMemoryScenario(ctx, redisIndex));
     if (wanted("telemetry")) await attempt("telemetry", "7. Telemetry overhead", () => runTelemetryScenario(ctx));
+    if (wanted("bounds")) {
+      await attempt("flood", "8. Memory store under a flood of distinct URLs", () => runFloodScenario(ctx));
+      await attempt("tag-bytes", "9. Redis bytes per stored response", () => runTagBytesScenario(ctx, needsRedis()));
+      await attempt("redis-down", "10. Invalidation with Redis down", () => runRedisDownScenario(ctx));
+    }
   } finally {
     if (probe) {
       const removed = await probe.cleanNamespace(ctx.namespace).catch(() => -1);

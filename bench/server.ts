@@ -13,7 +13,7 @@ import { Session } from "node:inspector";
 import type { AddressInfo } from "node:net";
 import { createExpressServer, createKoaServer, Get, JsonController, UseBefore, useContainer } from "routing-controllers";
 import { Container, Service } from "typedi";
-import { CachePage, configureCachePage, generateCacheKey, KeyvCacheBackend } from "../src";
+import { CachePage, configureCachePage, generateCacheKey, getCacheBackend, KeyvCacheBackend } from "../src";
 import { registerCachePageMetrics } from "../src/prometheus";
 import { BODY, BODY_BYTES } from "./body";
 
@@ -36,6 +36,8 @@ export interface ServerConfig {
   rawCeiling?: boolean;
   /** "prometheus": registerCachePageMetrics on a prom-client registry, as an app exposing /metrics would. */
   telemetry?: "none" | "prometheus";
+  /** With the memory store: the default backend's `maxBytes` (unset: the library's default). */
+  maxBytes?: number;
 }
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? "{}") as ServerConfig;
@@ -52,6 +54,8 @@ if (config.store === "redis") {
   configureCachePage({
     backends: { default: { backend: "keyv", options: { store: config.redisUrl ?? "redis://127.0.0.1:6379", namespace: config.namespace ?? "bench" } } },
   });
+} else if (config.maxBytes !== undefined) {
+  configureCachePage({ backends: { default: { backend: "keyv", options: { maxBytes: config.maxBytes } } } });
 }
 
 @Service()
@@ -151,6 +155,9 @@ async function handle(message: { id: number; cmd: string; args?: Record<string, 
       const m = process.memoryUsage();
       return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
     }
+    case "storeBytes":
+      // What the default backend's bounded memory store accounts for now (its own estimate).
+      return { bytes: getCacheBackend().localBytes?.() ?? null };
     case "indexOverhead":
       return indexOverhead(Number(message.args?.n ?? 100000));
     case "profileStart": {
