@@ -36,7 +36,7 @@ export {
   type BackendConfig,
   type CachePageConfig,
 } from "./config/configure";
-export { CachePageConfigError, CachePageOptionsError } from "./config/errors";
+export { BackendOptionsError, CachePageConfigError, CachePageOptionsError } from "./config/errors";
 
 export { invalidateKey, invalidateTag, invalidateTags } from "./invalidation/invalidate";
 export { Invalidator } from "./invalidation/Invalidator";

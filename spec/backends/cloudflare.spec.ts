@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { BackendOptionsError } from "../../src/config/errors";
 import { CdnPurgeError, type PurgeClock } from "../../src/backends/cdn/purgeClient";
 import { CloudflareBackend, describeCloudflareErrors } from "../../src/backends/cloudflare";
 import { CompositeBackend, CompositeBackendError } from "../../src/backends/composite";
@@ -141,8 +142,11 @@ describe("CloudflareBackend", () => {
   });
 
   it("says which option is wrong when built directly with bad options", () => {
-    expect(() => new CloudflareBackend({ apiToken: TOKEN } as never)).to.throw(TypeError, /option "zoneId" is required/);
-    expect(() => new CloudflareBackend({ apiToken: TOKEN, zoneId: ZONE, batchSize: 101 })).to.throw(RangeError, /from 1 to 100/);
+    expect(() => new CloudflareBackend({ apiToken: TOKEN } as never)).to.throw(TypeError, /Invalid CloudflareBackend options at zoneId: zoneId is required/);
+    expect(() => new CloudflareBackend({ apiToken: TOKEN, zoneId: ZONE, batchSize: 101 })).to.throw(
+      BackendOptionsError,
+      /options at batchSize: batchSize must be at most 100, Cloudflare's limit/,
+    );
   });
 
   it("in a composite, invalidates the local entry and rejects with the aggregated Cloudflare error", async () => {

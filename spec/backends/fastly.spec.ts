@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { BackendOptionsError } from "../../src/config/errors";
 import { createHash } from "node:crypto";
 import { CdnPurgeError, type PurgeClock } from "../../src/backends/cdn/purgeClient";
 import { CompositeBackend, CompositeBackendError } from "../../src/backends/composite";
@@ -101,10 +102,19 @@ describe("FastlyBackend", () => {
   });
 
   it("says which option is wrong when built directly with bad options", () => {
-    expect(() => new FastlyBackend({ serviceId: SERVICE } as never)).to.throw(TypeError, /FastlyBackend: option "apiToken" is required/);
-    expect(() => new FastlyBackend({ apiToken: TOKEN, serviceId: "" })).to.throw(TypeError, /option "serviceId" is required/);
-    expect(() => new FastlyBackend({ apiToken: TOKEN, serviceId: SERVICE, endpoint: "api.fastly.com" })).to.throw(TypeError, /"endpoint" must be an http/);
-    expect(() => new FastlyBackend({ apiToken: TOKEN, serviceId: SERVICE, batchSize: 300 })).to.throw(RangeError, /from 1 to 256/);
+    expect(() => new FastlyBackend({ serviceId: SERVICE } as never)).to.throw(
+      TypeError,
+      /Invalid FastlyBackend options at apiToken: apiToken is required: a Fastly API token/,
+    );
+    expect(() => new FastlyBackend({ apiToken: TOKEN, serviceId: "" })).to.throw(TypeError, /options at serviceId: serviceId must not be empty/);
+    expect(() => new FastlyBackend({ apiToken: TOKEN, serviceId: SERVICE, endpoint: "api.fastly.com" })).to.throw(
+      TypeError,
+      /options at endpoint: endpoint must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(() => new FastlyBackend({ apiToken: TOKEN, serviceId: SERVICE, batchSize: 300 })).to.throw(
+      BackendOptionsError,
+      /options at batchSize: batchSize must be at most 256, Fastly's limit/,
+    );
   });
 
   describe("in a CompositeBackend with a local Keyv backend", () => {

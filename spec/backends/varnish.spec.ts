@@ -323,9 +323,12 @@ describe("VarnishBackend purge requests", () => {
   });
 
   it("says which option is wrong when built with bad options", () => {
-    expect(() => new VarnishBackend({ urls: [] })).to.throw(TypeError, /option "urls" is required/);
-    expect(() => new VarnishBackend({ urls: ["127.0.0.1:6081"] })).to.throw(TypeError, /"urls\[0\]" must be an http/);
-    expect(() => new VarnishBackend({ urls: [url], header: "x key" })).to.throw(TypeError, /"header" must be an HTTP token/);
+    expect(() => new VarnishBackend({ urls: [] })).to.throw(TypeError, /Invalid VarnishBackend options at urls: urls must name at least one Varnish instance/);
+    expect(() => new VarnishBackend({ urls: ["127.0.0.1:6081"] })).to.throw(
+      TypeError,
+      /options at urls: each entry of urls must be an http:\/\/ or https:\/\/ URL.*\(urls\[0\] is "127\.0\.0\.1:6081"\)/,
+    );
+    expect(() => new VarnishBackend({ urls: [url], header: "x key" })).to.throw(TypeError, /options at header: header must be an HTTP header name/);
   });
 });
 

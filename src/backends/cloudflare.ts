@@ -1,14 +1,10 @@
-import { CdnBackendBase, requireBatchSize, requireHttpUrlOption, requireStringOption } from "./cdn/cdnBackendBase";
+import { validateOptions } from "../config/validateOptions";
+import { CdnBackendBase } from "./cdn/cdnBackendBase";
 import { CdnRequestError, pickRetryOptions, PurgeClient, type PurgeRequest, type PurgeRetryOptions, type PurgeTransport } from "./cdn/purgeClient";
 import { CdnTagHeaderFormatter, CLOUDFLARE_TAG_HEADER, type TagHeaderFormatter } from "./cdn/tagHeaderFormatter";
+import { CLOUDFLARE_MAX_TAGS_PER_PURGE, CloudflareBackendOptionsSchema } from "./cloudflareOptions";
 
-/**
- * Cloudflare's purge API takes at most this many tags per call.
- *
- * @example
- * new CloudflareBackend({ apiToken, zoneId, batchSize: CLOUDFLARE_MAX_TAGS_PER_PURGE });
- */
-export const CLOUDFLARE_MAX_TAGS_PER_PURGE = 100;
+export { CLOUDFLARE_MAX_TAGS_PER_PURGE } from "./cloudflareOptions";
 
 /**
  * Options of {@link CloudflareBackend}.
@@ -51,11 +47,14 @@ export class CloudflareBackend extends CdnBackendBase {
   readonly endpoint: string;
   readonly zoneId: string;
 
+  /** The rules of its options, checked by its constructor and by `configureCachePage`. */
+  static readonly optionsSchema = CloudflareBackendOptionsSchema;
+
   constructor(options: CloudflareBackendOptions) {
-    const apiToken = requireStringOption("CloudflareBackend", "apiToken", options?.apiToken, "a Cloudflare API token with the Cache Purge permission");
-    const zoneId = requireStringOption("CloudflareBackend", "zoneId", options?.zoneId, "the ID of the Cloudflare zone to purge");
-    const endpoint = requireHttpUrlOption("CloudflareBackend", "endpoint", options.endpoint ?? "https://api.cloudflare.com/client/v4");
-    const batchSize = requireBatchSize("CloudflareBackend", options.batchSize, CLOUDFLARE_MAX_TAGS_PER_PURGE, "Cloudflare");
+    validateOptions("CloudflareBackend", CloudflareBackendOptionsSchema, options);
+    const { apiToken, zoneId } = options;
+    const endpoint = (options.endpoint ?? "https://api.cloudflare.com/client/v4").replace(/\/+$/, "");
+    const batchSize = options.batchSize ?? CLOUDFLARE_MAX_TAGS_PER_PURGE;
     const transport = cloudflarePurgeTransport(`${endpoint}/zones/${encodeURIComponent(zoneId)}/purge_cache`, apiToken);
     super(
       options as unknown as Record<string, unknown>,

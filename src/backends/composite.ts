@@ -1,5 +1,7 @@
-import { CachePageConfigError } from "../config/errors";
+import { BackendOptionsError, CachePageConfigError } from "../config/errors";
+import { validateOptions } from "../config/validateOptions";
 import { BaseCacheBackend } from "./base";
+import { CompositeBackendOptionsSchema } from "./compositeOptions";
 import type { CachedResponse, CacheEntry, LookupResult, TagRef } from "./types";
 
 const LOOKUP_FAILED = Symbol("lookup failed");
@@ -46,13 +48,20 @@ export class CompositeBackendError extends AggregateError {
 export class CompositeBackend extends BaseCacheBackend {
   readonly backends: BaseCacheBackend[];
 
+  /** The rules of its options, checked by its constructor and by `configureCachePage`. */
+  static readonly optionsSchema = CompositeBackendOptionsSchema;
+
   constructor(options: CompositeBackendOptions) {
+    validateOptions("CompositeBackend", CompositeBackendOptionsSchema, options);
     super(options as unknown as Record<string, unknown>);
-    if (!options || !Array.isArray(options.backends) || options.backends.length === 0) {
-      throw new TypeError("CompositeBackend: `backends` must be a non-empty array of backends");
-    }
+    // Names are resolved by configureCachePage; built directly, a composite needs the instances.
     options.backends.forEach((b, i) => {
-      if (!(b instanceof BaseCacheBackend)) throw new TypeError(`CompositeBackend: backends[${i}] is not a BaseCacheBackend`);
+      if (!(b instanceof BaseCacheBackend)) {
+        throw new BackendOptionsError(
+          `Invalid CompositeBackend options at backends[${i}]: ${JSON.stringify(b)} is a name; new CompositeBackend takes backend instances (names work in configureCachePage)`,
+          `backends[${i}]`,
+        );
+      }
     });
     this.backends = [...options.backends];
     assertOneStoreScope(this.backends);

@@ -1,14 +1,10 @@
-import { CdnBackendBase, requireBatchSize, requireHttpUrlOption, requireStringOption } from "./cdn/cdnBackendBase";
+import { validateOptions } from "../config/validateOptions";
+import { CdnBackendBase } from "./cdn/cdnBackendBase";
 import { pickRetryOptions, PurgeClient, type PurgeRequest, type PurgeRetryOptions, type PurgeTransport } from "./cdn/purgeClient";
 import { CdnTagHeaderFormatter, FASTLY_TAG_HEADER, type TagHeaderFormatter } from "./cdn/tagHeaderFormatter";
+import { FASTLY_MAX_KEYS_PER_PURGE, FastlyBackendOptionsSchema } from "./fastlyOptions";
 
-/**
- * Fastly's batch purge takes at most this many surrogate keys per request.
- *
- * @example
- * new FastlyBackend({ apiToken, serviceId, batchSize: FASTLY_MAX_KEYS_PER_PURGE });
- */
-export const FASTLY_MAX_KEYS_PER_PURGE = 256;
+export { FASTLY_MAX_KEYS_PER_PURGE } from "./fastlyOptions";
 
 /**
  * Options of {@link FastlyBackend}.
@@ -53,11 +49,14 @@ export class FastlyBackend extends CdnBackendBase {
   readonly serviceId: string;
   readonly softPurge: boolean;
 
+  /** The rules of its options, checked by its constructor and by `configureCachePage`. */
+  static readonly optionsSchema = FastlyBackendOptionsSchema;
+
   constructor(options: FastlyBackendOptions) {
-    const apiToken = requireStringOption("FastlyBackend", "apiToken", options?.apiToken, "a Fastly API token with purge_select scope");
-    const serviceId = requireStringOption("FastlyBackend", "serviceId", options?.serviceId, "the ID of the Fastly service to purge");
-    const endpoint = requireHttpUrlOption("FastlyBackend", "endpoint", options.endpoint ?? "https://api.fastly.com");
-    const batchSize = requireBatchSize("FastlyBackend", options.batchSize, FASTLY_MAX_KEYS_PER_PURGE, "Fastly");
+    validateOptions("FastlyBackend", FastlyBackendOptionsSchema, options);
+    const { apiToken, serviceId } = options;
+    const endpoint = (options.endpoint ?? "https://api.fastly.com").replace(/\/+$/, "");
+    const batchSize = options.batchSize ?? FASTLY_MAX_KEYS_PER_PURGE;
     const softPurge = options.softPurge ?? true;
     const purgeUrl = `${endpoint}/service/${encodeURIComponent(serviceId)}/purge`;
     const client = (soft: boolean) => new PurgeClient(fastlyPurgeTransport(purgeUrl, apiToken, soft), { ...pickRetryOptions(options), batchSize });

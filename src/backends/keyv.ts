@@ -1,5 +1,6 @@
 import type { Keyv } from "keyv";
-import { BaseSurrogateIndex } from "../indexes/base";
+import { validateOptions } from "../config/validateOptions";
+import type { BaseSurrogateIndex } from "../indexes/base";
 import { KeyvSurrogateIndex } from "../indexes/keyv";
 import { reportProblem } from "../logger";
 import { entryPart, lockPart } from "../stores/keyParts";
@@ -10,6 +11,7 @@ import type { StoreDriver } from "../stores/StoreDriver";
 import { isStoreHealthFailure } from "../stores/storeHealth";
 import { BaseCacheBackend } from "./base";
 import { decodeEntry, encodeEntry } from "./entryCodec";
+import { KeyvCacheBackendOptionsSchema } from "./keyvOptions";
 import { StorePruner, type PruneOptions, type PruneResult, type SampledPruneOptions } from "./prune";
 import { DEFAULT_MAX_TAGS, MAX_TAG_BYTES, TagLimitError } from "./TagLimitError";
 import { DEFAULT_VERSION_TIMEOUT, TagVersionStore, versionedTimeoutOf, type VersionRequest } from "./tagVersions";
@@ -97,28 +99,17 @@ export class KeyvCacheBackend extends BaseCacheBackend {
   private rowsSincePrune = 0;
   private pruning?: Promise<unknown>;
 
+  /** The rules of its options, checked by its constructor and by `configureCachePage`. */
+  static readonly optionsSchema = KeyvCacheBackendOptionsSchema;
+
   constructor(options: KeyvCacheBackendOptions = {}) {
+    validateOptions("KeyvCacheBackend", KeyvCacheBackendOptionsSchema, options);
     super(options as Record<string, unknown>);
     const prune = options.prune === false ? { every: 0 } : (options.prune ?? {});
     this.pruneEvery = prune.every ?? 16;
     this.pruneBatch = prune.batchSize ?? 100;
-    if (!Number.isInteger(this.pruneEvery) || this.pruneEvery < 0) {
-      throw new TypeError(`KeyvCacheBackend: prune.every must be a whole number of stores (0 turns sampled pruning off; got ${String(prune.every)})`);
-    }
-    if (!Number.isInteger(this.pruneBatch) || this.pruneBatch < 1) {
-      throw new TypeError(`KeyvCacheBackend: prune.batchSize must be a whole number >= 1 (got ${String(prune.batchSize)})`);
-    }
     this.maxTags = options.maxTags ?? DEFAULT_MAX_TAGS;
-    if (!Number.isSafeInteger(this.maxTags) || this.maxTags < 0) {
-      throw new TypeError(`KeyvCacheBackend: maxTags must be a whole number of tags >= 0 (got ${String(options.maxTags)})`);
-    }
     const maxBytes = options.maxBytes ?? DEFAULT_MEMORY_MAX_BYTES;
-    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
-      throw new TypeError(`KeyvCacheBackend: maxBytes must be a whole number of bytes, at least 1 (got ${String(options.maxBytes)}); e.g. 64 * 1024 * 1024`);
-    }
-    if (options.surrogateIndex !== undefined && !(options.surrogateIndex instanceof BaseSurrogateIndex)) {
-      throw new TypeError("KeyvCacheBackend: surrogateIndex must be an instance of a BaseSurrogateIndex subclass (e.g. new RedisSurrogateIndex({ url }))");
-    }
     this.stores = openStoreDriver(options.store, options.namespace ?? "ccp", { maxBytes });
     this.storeScope = this.stores.shared ? "shared" : "process";
     if (this.stores.localBytes) this.localBytes = () => this.stores.localBytes!();

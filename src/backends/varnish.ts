@@ -1,6 +1,8 @@
-import { CdnBackendBase, requireHttpUrlOption } from "./cdn/cdnBackendBase";
+import { validateOptions } from "../config/validateOptions";
+import { CdnBackendBase } from "./cdn/cdnBackendBase";
 import { pickRetryOptions, PurgeClient, type PurgeRequest, type PurgeRetryOptions, type PurgeTransport } from "./cdn/purgeClient";
 import { CdnTagHeaderFormatter, isHashBucketKey, varnishTagHeader, type TagHeaderFormatter } from "./cdn/tagHeaderFormatter";
+import { VarnishBackendOptionsSchema } from "./varnishOptions";
 
 /**
  * Options of {@link VarnishBackend}.
@@ -50,25 +52,14 @@ export class VarnishBackend extends CdnBackendBase {
   readonly urls: string[];
   readonly softPurge: boolean;
 
+  /** The rules of its options, checked by its constructor and by `configureCachePage`. */
+  static readonly optionsSchema = VarnishBackendOptionsSchema;
+
   constructor(options: VarnishBackendOptions) {
-    if (!options || !Array.isArray(options.urls) || options.urls.length === 0) {
-      throw new TypeError(`VarnishBackend: option "urls" is required: the URLs of your Varnish instances, e.g. ["http://127.0.0.1:6081/"]`);
-    }
-    const urls = options.urls.map((url, i) => {
-      requireHttpUrlOption("VarnishBackend", `urls[${i}]`, url);
-      return url;
-    });
+    validateOptions("VarnishBackend", VarnishBackendOptionsSchema, options);
+    const urls = [...options.urls];
     const header = options.header ?? "xkey";
     const method = options.purgeMethod ?? "PURGE";
-    for (const [name, value] of [
-      ["header", header],
-      ["purgeMethod", method],
-      ["purgedCountHeader", options.purgedCountHeader ?? "xkey-purged"],
-    ]) {
-      if (typeof value !== "string" || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) {
-        throw new TypeError(`VarnishBackend: option "${name}" must be an HTTP token such as "xkey" or "PURGE" (got ${JSON.stringify(value)})`);
-      }
-    }
     const softPurge = options.softPurge ?? false;
     const countHeader = (options.purgedCountHeader ?? "xkey-purged").toLowerCase();
     const client = (soft: boolean) =>

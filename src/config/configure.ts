@@ -1,11 +1,11 @@
-import { validateSync, type ValidationError } from "class-validator";
 import { BaseCacheBackend } from "../backends/base";
 import { nameBackend } from "../telemetry/backendNames";
 import { KeyvCacheBackend } from "../backends/keyv";
 import { builtinBackends, type BackendDefinition } from "./builtinBackends";
 import { reportProblem } from "../logger";
-import { CachePageConfigError, CachePageOptionsError } from "./errors";
+import { BackendOptionsError, CachePageConfigError, CachePageOptionsError } from "./errors";
 import { BackendEntrySchema, CachePageConfigSchema } from "./schema";
+import { optionProblems, type OptionsSchema } from "./validateOptions";
 
 /** One named backend in {@link CachePageConfig}. */
 export interface BackendConfig {
@@ -412,11 +412,7 @@ function buildState(config: CachePageConfig): State {
       },
     ]);
   }
-  collect(
-    problems,
-    validateSync(Object.assign(new CachePageConfigSchema(), config), { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true }),
-    "",
-  );
+  problems.push(...optionProblems(CachePageConfigSchema, config));
   if (problems.length) fail(problems);
 
   const entries = Object.entries(config.backends ?? {});
@@ -431,11 +427,7 @@ function buildState(config: CachePageConfig): State {
       continue;
     }
     const before = problems.length;
-    collect(
-      problems,
-      validateSync(Object.assign(new BackendEntrySchema(), entry), { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true }),
-      path,
-    );
+    problems.push(...optionProblems(BackendEntrySchema, entry, path));
     if (problems.length > before) continue;
     if (typeof entry.backend === "string") {
       const definition = builtinBackends[entry.backend];
@@ -448,14 +440,14 @@ function buildState(config: CachePageConfig): State {
         });
         continue;
       }
-      if (definition.optionsSchema) {
-        const schema = Object.assign(new definition.optionsSchema(), entry.options ?? {});
-        collect(problems, validateSync(schema, { forbidUnknownValues: false, whitelist: true, forbidNonWhitelisted: true }), `${path}.options`);
-      }
+      if (definition.optionsSchema) problems.push(...optionProblems(definition.optionsSchema, entry.options ?? {}, `${path}.options`));
       definitions.set(name, { entry, definition });
     } else if (typeof entry.backend === "function" && !(entry.backend.prototype instanceof BaseCacheBackend)) {
       problems.push({ path: `${path}.backend`, message: `${entry.backend.name || "the class"} does not extend BaseCacheBackend` });
     } else {
+      // A class of the user's that declares its own options schema is checked here too, with the same rules.
+      const own = (entry.backend as { optionsSchema?: OptionsSchema }).optionsSchema;
+      if (typeof own === "function") problems.push(...optionProblems(own, entry.options ?? {}, `${path}.options`));
       definitions.set(name, { entry });
     }
   }
@@ -464,7 +456,7 @@ function buildState(config: CachePageConfig): State {
   // References among composites: unknown names and cycles.
   for (const [name, { entry, definition }] of definitions) {
     (definition?.references?.(entry.options ?? {}) ?? []).forEach((ref, i) => {
-      if (!definitions.has(ref)) {
+      if (ref !== undefined && !definitions.has(ref)) {
         problems.push({ path: `backends.${name}.options.backends[${i}]`, message: `"${ref}" is not a configured backend` });
       }
     });
@@ -488,6 +480,11 @@ function buildState(config: CachePageConfig): State {
       backend = definition ? definition.create(entry.options ?? {}, build) : new (entry.backend as new (o: unknown) => BaseCacheBackend)(entry.options ?? {});
     } catch (error) {
       if (error instanceof CachePageConfigError && error.path.startsWith("backends.")) throw error;
+      if (error instanceof BackendOptionsError) {
+        // A constructor's own schema refused a field: the same rule, reported at its config path.
+        const base = `backends.${name}.options`;
+        fail(error.problems.map((p) => ({ path: p.path ? `${base}.${p.path}` : base, message: p.message })));
+      }
       if (error instanceof CachePageConfigError) {
         const path = `backends.${name}.options.${error.path}`;
         throw new CachePageConfigError(`Invalid cache configuration at ${path}: ${error.message}`, path);
@@ -524,6 +521,7 @@ function findCycle(definitions: Map<string, { entry: BackendConfig; definition?:
     visiting.push(name);
     const { entry, definition } = definitions.get(name)!;
     for (const ref of definition?.references?.(entry.options ?? {}) ?? []) {
+      if (ref === undefined) continue;
       const cycle = visit(ref);
       if (cycle) return cycle;
     }
@@ -536,16 +534,6 @@ function findCycle(definitions: Map<string, { entry: BackendConfig; definition?:
     if (cycle) return cycle;
   }
   return undefined;
-}
-
-function collect(problems: Array<{ path: string; message: string }>, errors: ValidationError[], base: string): void {
-  for (const error of errors) {
-    const path = base ? `${base}.${error.property}` : error.property;
-    for (const message of Object.values(error.constraints ?? {})) {
-      problems.push({ path, message: message.startsWith(`property ${error.property} should not exist`) ? `unknown option "${error.property}"` : message });
-    }
-    if (error.children?.length) collect(problems, error.children, path);
-  }
 }
 
 function fail(problems: Array<{ path: string; message: string }>): never {

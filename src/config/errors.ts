@@ -29,3 +29,23 @@ export class CachePageOptionsError extends Error {
     this.name = "CachePageOptionsError";
   }
 }
+
+/**
+ * A backend (or purge client) was built with options its schema refuses. `path` names the bad
+ * field (e.g. `maxBytes`, `prune`); the message says what to change. `configureCachePage` checks
+ * the same schema and reports the same message as a {@link CachePageConfigError} at
+ * `backends.<name>.options.<path>`.
+ *
+ * @example
+ * try { new KeyvCacheBackend({ maxBytes: -1 }); } catch (e) { if (e instanceof BackendOptionsError) console.error(e.path, e.message); }
+ */
+export class BackendOptionsError extends TypeError {
+  constructor(
+    message: string,
+    readonly path: string,
+    readonly problems: Array<{ path: string; message: string }> = [{ path, message }],
+  ) {
+    super(message);
+    this.name = "BackendOptionsError";
+  }
+}

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { createServer } from "node:net";
+import { BackendOptionsError } from "../../../src/config/errors";
 import {
   backoffDelayMs,
   batchKeys,
@@ -255,8 +256,14 @@ describe("PurgeClient", () => {
   });
 
   it("refuses settings that cannot work", () => {
-    expect(() => new PurgeClient(transportTo(api), { batchSize: 0 })).to.throw(RangeError, /batchSize must be a positive number/);
-    expect(() => new PurgeClient(transportTo(api), { batchSize: 1, timeoutMs: -1 })).to.throw(RangeError, /timeoutMs/);
-    expect(() => new PurgeClient(transportTo(api), { batchSize: 1, maxRetries: Number.NaN })).to.throw(RangeError, /maxRetries/);
+    expect(() => new PurgeClient(transportTo(api), { batchSize: 0 })).to.throw(BackendOptionsError, /options at batchSize: batchSize must be at least 1/);
+    expect(() => new PurgeClient(transportTo(api), { batchSize: 1, timeoutMs: -1 })).to.throw(
+      BackendOptionsError,
+      /options at timeoutMs: timeoutMs must be a positive number/,
+    );
+    expect(() => new PurgeClient(transportTo(api), { batchSize: 1, maxRetries: Number.NaN })).to.throw(
+      BackendOptionsError,
+      /options at maxRetries: .*maxRetries must be a whole number/,
+    );
   });
 });

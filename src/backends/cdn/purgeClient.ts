@@ -1,4 +1,6 @@
+import { validateOptions } from "../../config/validateOptions";
 import { purgeChannel, type CachePagePurgeEvent } from "../../telemetry/events";
+import { PurgeClientOptionsSchema } from "./purgeOptions";
 
 /**
  * One HTTP request of a purge, as a CDN's API wants it.
@@ -297,22 +299,17 @@ export class PurgeClient {
     readonly transport: PurgeTransport,
     options: PurgeClientOptions,
   ) {
+    validateOptions(`PurgeClient (${transport.cdn})`, PurgeClientOptionsSchema, options);
     const merged = { ...PURGE_DEFAULTS, ...stripUndefined(options) };
-    const check = (name: keyof PurgeClientOptions, value: unknown, allowZero = false): number => {
-      if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-        throw new RangeError(`${transport.cdn} purge: ${name} must be a ${allowZero ? "non-negative" : "positive"} number (got ${String(value)})`);
-      }
-      return value;
-    };
     this.settings = {
-      batchSize: Math.floor(check("batchSize", merged.batchSize)) || 1,
+      batchSize: options.batchSize,
       maxBatchBytes: options.maxBatchBytes ?? Infinity,
-      timeoutMs: check("timeoutMs", merged.timeoutMs),
-      concurrency: Math.floor(check("concurrency", merged.concurrency)) || 1,
-      maxRetries: Math.floor(check("maxRetries", merged.maxRetries, true)),
-      retryBaseDelayMs: check("retryBaseDelayMs", merged.retryBaseDelayMs, true),
-      retryMaxDelayMs: check("retryMaxDelayMs", merged.retryMaxDelayMs, true),
-      retryBudgetMs: check("retryBudgetMs", merged.retryBudgetMs),
+      timeoutMs: merged.timeoutMs,
+      concurrency: merged.concurrency,
+      maxRetries: merged.maxRetries,
+      retryBaseDelayMs: merged.retryBaseDelayMs,
+      retryMaxDelayMs: merged.retryMaxDelayMs,
+      retryBudgetMs: merged.retryBudgetMs,
       keyIdentity: options.keyIdentity ?? ((k: string) => k),
       clock: options.clock ?? realClock,
       random: options.random ?? Math.random,
