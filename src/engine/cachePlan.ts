@@ -52,6 +52,11 @@ export class CachePlan {
   private committing = false;
   private lockToken?: string;
   private page?: StorablePage;
+  /**
+   * Headers already on the response before the action ran: set by outer middleware for this
+   * request, not the page's. Taken only when the action is about to run (a hit never needs them).
+   */
+  presetHeaders: HeaderBag = {};
   /** Keeps the backend open while this request uses it (a configureCachePage that replaces it waits). */
   private releaseBackend?: () => void;
 
@@ -63,8 +68,6 @@ export class CachePlan {
     readonly key: string,
     readonly tags: TagRef[],
     readonly backend: BaseCacheBackend,
-    /** Headers already on the response when the cache started: set by outer middleware for this request, not the page's. */
-    readonly presetHeaders: HeaderBag,
     /** This is our own background refresh: skip the entry, store the new response. */
     readonly refresh = false,
   ) {

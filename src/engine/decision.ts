@@ -2,7 +2,6 @@ import type { BaseCacheBackend } from "../backends/base";
 import { getCacheBackend, registerActionBackend } from "../config/configure";
 import { reportProblem } from "../logger";
 import type { CacheRequest, TagRef } from "../model";
-import type { HeaderBag } from "../http/headers";
 import { resolveTags } from "../tags/resolveTags";
 import { Versioned } from "../tags/versioned";
 import { isMarkedDoNotCache, UserNotResolved } from "./cacheRequest";
@@ -25,7 +24,7 @@ export type RequestDecision =
 export function decide(
   settings: ActionCacheSettings,
   request: CacheRequest,
-  native: { marked: boolean; preset: HeaderBag; refresh: boolean },
+  native: { marked: boolean; refresh: boolean },
 ): RequestDecision {
   if (request.method !== "GET" && request.method !== "HEAD") return { kind: "pass" };
   if (native.marked) return { kind: "bypass", reason: "doNotCache" };
@@ -49,7 +48,7 @@ export function decide(
     } else {
       backend = getCacheBackend(settings.backend);
     }
-    return { kind: "cache", plan: new CachePlan(settings, request, prefix, key, tags, backend, native.preset, native.refresh) };
+    return { kind: "cache", plan: new CachePlan(settings, request, prefix, key, tags, backend, native.refresh) };
   } catch (error) {
     if (error instanceof UserNotResolved || (error instanceof Error && error.cause instanceof UserNotResolved)) {
       settings.memory.readsUser = true;

@@ -22,7 +22,7 @@ export interface DriverRequest {
   /** The native headers object and raw header list, from which the refresh marker is removed. */
   nativeHeaders: Record<string, string | string[] | undefined>;
   rawHeaders?: string[];
-  /** Headers already on the response: outer middleware set them for this request. */
+  /** Headers already on the response: outer middleware set them for this request (read before the action runs). */
   presetHeaders(): HeaderBag;
   /** True when the app has a `currentUserChecker` (then the user must be asked for). */
   hasUserChecker(): boolean;
@@ -54,7 +54,7 @@ export function openRequest(settings: ActionCacheSettings, guarded: boolean, dri
   const trace = traceRequest(settings.identity, driver.view.method.toUpperCase());
   const refresh = takeRefreshMarker(driver.nativeHeaders, driver.rawHeaders);
   const debug = debugHeaderFor(driver.view.headers);
-  const native = { marked: false, preset: driver.presetHeaders(), refresh };
+  const native = { marked: false, refresh };
   native.marked = driver.marks.some((m) => (m as { doNotCache?: unknown }).doNotCache === true);
   const needsUser = driver.hasUserChecker();
   const source: UserSource = needsUser ? { resolved: false } : { resolved: true, user: driver.nativeUser() };
@@ -97,12 +97,16 @@ function opened(decision: RequestDecision, context: OpeningContext): Opening | P
   const { plan } = decision;
   plan.trace = trace;
   plan.debugHeader = context.debug;
-  if (guarded) return { kind: "run", plan, late: true };
+  if (guarded) {
+    // The action may run after the checks: what outer middleware set so far is the request's.
+    plan.presetHeaders = driver.presetHeaders();
+    return { kind: "run", plan, late: true };
+  }
   const immediate = plan.lookupNow();
   if (immediate) return answered(plan, immediate);
   return plan.lookup(refresher(plan, driver)).then(
-    (reply): Opening => (reply ? answered(plan, reply) : running(plan)),
-    (): Opening => running(plan), // lookup never rejects; this is only a seat belt
+    (reply): Opening => (reply ? answered(plan, reply) : running(plan, driver)),
+    (): Opening => running(plan, driver), // lookup never rejects; this is only a seat belt
   );
 }
 
@@ -118,7 +122,8 @@ function explainHit(plan: CachePlan, reply: Reply): void {
   if (plan.debugHeader) reply.extra[plan.debugHeader] = explainDecision(plan, reply.label === "STALE" ? "stale" : "hit", { store: plan.answeredFrom });
 }
 
-function running(plan: CachePlan): Opening {
+function running(plan: CachePlan, driver: DriverRequest): Opening {
+  plan.presetHeaders = driver.presetHeaders();
   plan.trace?.actionStarts();
   return { kind: "run", plan, late: false };
 }
