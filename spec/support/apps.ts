@@ -25,7 +25,7 @@ useContainer(Container);
 /** Returns what it gets; see startApp. */
 @Interceptor()
 @Service()
-class PassThroughInterceptor implements InterceptorInterface {
+export class PassThroughInterceptor implements InterceptorInterface {
   intercept(_action: Action, content: unknown): unknown {
     return content;
   }

@@ -3,32 +3,15 @@ import type { AddressInfo } from "node:net";
 import zlib from "node:zlib";
 import express from "express";
 import Koa from "koa";
-import {
-  Interceptor,
-  useContainer,
-  useExpressServer,
-  useKoaServer,
-  type Action,
-  type InterceptorInterface,
-  type RoutingControllersOptions,
-} from "routing-controllers";
+import { useContainer, useExpressServer, useKoaServer, type RoutingControllersOptions } from "routing-controllers";
 import request from "supertest";
-import { Container, Service } from "typedi";
-import type { Driver } from "./apps";
+import { Container } from "typedi";
+import { type Driver, PassThroughInterceptor } from "./apps";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const express5 = require("express5") as () => unknown;
 
 useContainer(Container);
-
-/** Returns what it gets: keeps the process-wide @Interceptor classes of other specs out of these apps (see apps.ts). */
-@Interceptor()
-@Service()
-class RealAppPassThroughInterceptor implements InterceptorInterface {
-  intercept(_action: Action, content: unknown): unknown {
-    return content;
-  }
-}
 
 /** The native app a `mount` callback receives: an Express 4 / Express 5 app, or a Koa app. */
 export type NativeApp = any;
@@ -74,7 +57,7 @@ export async function startRealApp(driver: Driver, options: RealAppOptions): Pro
     controllers: options.controllers,
     defaultErrorHandler: true,
     development: false,
-    interceptors: [RealAppPassThroughInterceptor],
+    interceptors: [PassThroughInterceptor],
     ...options.routing,
   };
   let app: NativeApp;
