@@ -21,11 +21,7 @@ export type RequestDecision =
  * backend. Never throws: a throwing or wrong `keyFunc`, `prefix`, `onlyIf` or tag callable is
  * reported and the request bypasses the cache. A callback that calls `doNotCache(req)` bypasses it too.
  */
-export function decide(
-  settings: ActionCacheSettings,
-  request: CacheRequest,
-  native: { marked: boolean; refresh: boolean },
-): RequestDecision {
+export function decide(settings: ActionCacheSettings, request: CacheRequest, native: { marked: boolean; refresh: boolean }): RequestDecision {
   if (request.method !== "GET" && request.method !== "HEAD") return { kind: "pass" };
   if (native.marked) return { kind: "bypass", reason: "doNotCache" };
   try {
