@@ -3,7 +3,7 @@ import { reportProblem } from "../logger";
 import type { CachedResponse } from "../model";
 import { strongEtag } from "../http/conditional";
 import { freshnessHeadersToAdd, freshSeconds, ownFreshness } from "../http/freshness";
-import { sameHeaderValue, storableHeaders, type HeaderBag } from "../http/headers";
+import { headerText, sameHeaderValue, storableHeaders, type HeaderBag } from "../http/headers";
 import { formatHttpDate } from "../http/httpDate";
 import { isSharedCacheable, whyHeadersForbidStoring, whyNotStorable } from "../http/storability";
 import { varyNames } from "../http/vary";
@@ -165,9 +165,8 @@ function pageHeaders(headers: HeaderBag, preset: HeaderBag): HeaderBag {
 }
 
 function codingOf(value: HeaderBag[string]): string | undefined {
-  if (value === undefined) return undefined;
-  const text = (Array.isArray(value) ? value.join(",") : String(value)).trim().toLowerCase();
-  return text === "" || text === "identity" ? undefined : text;
+  const text = headerText(value)?.trim().toLowerCase();
+  return text === undefined || text === "" || text === "identity" ? undefined : text;
 }
 
 /**

@@ -3,7 +3,7 @@ import { reportProblem } from "../logger";
 import type { CacheRequest } from "../model";
 import type { HeaderBag } from "../http/headers";
 import { refreshInBackground, takeRefreshMarker } from "./backgroundRefresh";
-import { buildCacheRequest, type NativeRequestView, type UserSource } from "./cacheRequest";
+import { buildCacheRequest, isMarkedDoNotCache, type NativeRequestView, type UserSource } from "./cacheRequest";
 import type { CachePlan } from "./cachePlan";
 import { decide, type RequestDecision } from "./decision";
 import { statusHeaders, type Reply } from "./replies";
@@ -54,8 +54,7 @@ export function openRequest(settings: ActionCacheSettings, guarded: boolean, dri
   const trace = traceRequest(settings.identity, driver.view.method.toUpperCase());
   const refresh = takeRefreshMarker(driver.nativeHeaders, driver.rawHeaders);
   const debug = debugHeaderFor(driver.view.headers);
-  const native = { marked: false, refresh };
-  native.marked = driver.marks.some((m) => (m as { doNotCache?: unknown }).doNotCache === true);
+  const native = { marked: isMarkedDoNotCache(...driver.marks), refresh };
   const needsUser = driver.hasUserChecker();
   const source: UserSource = needsUser ? { resolved: false } : { resolved: true, user: driver.nativeUser() };
   const request = buildCacheRequest(driver.view, source, driver.marks);
