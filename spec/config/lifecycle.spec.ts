@@ -87,11 +87,13 @@ describe("configureCachePage: shapes, numbers and lifecycle", function () {
         },
       });
       expect(e.path).to.equal("backends.site.options.backends");
-      expect(e.message).to.include("local: {").and.include("next release");
+      expect(e.message).to.include("local: {").and.not.include("next release");
       const shared = new KeyvCacheBackend({ store: REDIS_URL });
       expect(() => new CompositeBackend({ backends: [new KeyvCacheBackend(), shared] })).to.throw(CachePageConfigError, /local tier/);
       void shared.close();
-      expect(configError({ backends: { a: { backend: "keyv", options: { store: REDIS_URL, local: {} } } } }).message).to.match(/coming in the next release/);
+      const local = configError({ backends: { a: { backend: "keyv", options: { local: { leaseMs: 2000 } } } } });
+      expect(local.path).to.equal("backends.a.options.local");
+      expect(local.message).to.match(/needs a Redis or Redis Cluster store/);
     });
 
     it("and keeps accepting an in-memory store with a CDN (no store of its own)", () => {

@@ -205,7 +205,7 @@ function assertOneStoreScope(parts: BaseCacheBackend[]): void {
   throw new CachePageConfigError(
     `CompositeBackend: part ${local} (${parts[local].constructor.name}) keeps entries in this process's memory and part ${shared} ` +
       `(${parts[shared].constructor.name}) in a store other processes share; invalidating in one process would leave the others ` +
-      `serving the old pages from their memory. Use the shared store alone, or — coming in the next release — one backend with a ` +
+      `serving the old pages from their memory. Use the shared store alone, or one backend with a ` +
       `local tier: new KeyvCacheBackend({ store: "redis://…", local: { maxBytes: 32 * 1024 * 1024 } }) ` +
       `(in configureCachePage: { backend: "keyv", options: { store: "redis://…", local: { … } } }), which keeps the guarantee across processes.`,
     "backends",

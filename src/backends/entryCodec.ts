@@ -14,6 +14,8 @@ export interface StoredEntry {
   /** tag name -> version seen when the request started */
   tags: Record<string, number>;
   meta: Record<string, unknown>;
+  /** When the entry expires in the store (ms since the epoch): how long a local tier may keep it. */
+  x?: number;
 }
 
 /**
@@ -22,8 +24,14 @@ export interface StoredEntry {
  * @example
  * const record = encodeEntry(response, { products: 1764115200000000 }, { storedAt: Date.now() }, false);
  */
-export function encodeEntry(response: CachedResponse, tags: Record<string, number>, meta: Record<string, unknown>, inMemory: boolean): StoredEntry {
-  return {
+export function encodeEntry(
+  response: CachedResponse,
+  tags: Record<string, number>,
+  meta: Record<string, unknown>,
+  inMemory: boolean,
+  expiresAt?: number,
+): StoredEntry {
+  const record: StoredEntry = {
     v: 1,
     status: response.status,
     headers: response.headers,
@@ -31,6 +39,8 @@ export function encodeEntry(response: CachedResponse, tags: Record<string, numbe
     tags,
     meta,
   };
+  if (expiresAt !== undefined) record.x = expiresAt;
+  return record;
 }
 
 /**
@@ -38,7 +48,7 @@ export function encodeEntry(response: CachedResponse, tags: Record<string, numbe
  * 8 KB pool (Buffer.concat, Buffer.from): kept in a memory store it would pin the whole slab, so a
  * 1 KB page could cost 8 KB and the store's byte bound would not hold.
  */
-function ownedBytes(body: Buffer): Buffer {
+export function ownedBytes(body: Buffer): Buffer {
   if (body.byteOffset === 0 && body.buffer.byteLength === body.length) return body;
   const copy = Buffer.allocUnsafeSlow(body.length);
   body.copy(copy);
@@ -67,6 +77,7 @@ export function decodeEntry(raw: unknown): DecodedEntry | undefined {
   else return undefined;
   const meta = e.meta && typeof e.meta === "object" ? (e.meta as Record<string, unknown>) : {};
   const entry: DecodedEntry = { response: { status: e.status as number, headers: e.headers, body }, tags: e.tags, meta };
+  if (typeof e.x === "number" && Number.isFinite(e.x)) entry.expiresAt = e.x;
   if (Buffer.isBuffer(e.b)) decoded.set(raw, entry);
   return entry;
 }
@@ -81,6 +92,8 @@ export interface DecodedEntry {
   response: CachedResponse;
   tags: Record<string, number>;
   meta: Record<string, unknown>;
+  /** When the entry expires in the store (ms since the epoch), when it was recorded. */
+  expiresAt?: number;
 }
 
 /** In-memory records already decoded; they are never changed after they are written. */

@@ -8,9 +8,13 @@ import { DEFAULT_MEMORY_MAX_BYTES } from "../stores/memory/MemoryStore";
 import { openStoreDriver, type KeyvStoreSpec } from "../stores/openStoreDriver";
 import { RETENTION_SLACK_MS } from "../stores/retention";
 import type { StoreDriver } from "../stores/StoreDriver";
-import { isStoreHealthFailure } from "../stores/storeHealth";
+import { DEFAULT_STORE_TIMEOUT_MS, isStoreHealthFailure } from "../stores/storeHealth";
+import type { TierChannel, TierEvent } from "../stores/TierChannel";
+import { DEFAULT_LOCAL_MAX_BYTES, LocalTier } from "../tiers/LocalTier";
+import { DEFAULT_LEASE_MS, publishInvalidation, TierLink } from "../tiers/TierLink";
+import { BackendOptionsError } from "../config/errors";
 import { BaseCacheBackend } from "./base";
-import { decodeEntry, encodeEntry } from "./entryCodec";
+import { decodeEntry, encodeEntry, ownedBytes, type DecodedEntry } from "./entryCodec";
 import { KeyvCacheBackendOptionsSchema } from "./keyvOptions";
 import { StorePruner, type PruneOptions, type PruneResult, type SampledPruneOptions } from "./prune";
 import { DEFAULT_MAX_TAGS, MAX_TAG_BYTES, TagLimitError } from "./TagLimitError";
@@ -53,6 +57,35 @@ export interface KeyvCacheBackendOptions {
    * {@link KeyvCacheBackend.prune} yourself, e.g. from a timer).
    */
   prune?: SampledPruneOptions | false;
+  /**
+   * How long one call to the store may take before it counts as unreachable, ms. Unset: the
+   * configured `storeTimeoutMs` (300 ms by default).
+   */
+  storeTimeoutMs?: number;
+  /**
+   * The two tiers (SPEC §9; Redis and Redis Cluster stores only): a bounded tier in this process's
+   * memory in front of the shared store, so a hit makes no network round trip, and invalidations
+   * that reach every instance's tier before they resolve. `maxBytes` bounds the tier (default 32
+   * MiB); `leaseMs` (default 2000) is how long an instance that cannot reach Redis may go on
+   * serving local hits, and how long an invalidation may wait for it. See docs/two-tiers.md.
+   *
+   * @example
+   * new KeyvCacheBackend({ store: "redis://127.0.0.1:6379", local: { maxBytes: 64 * 1024 * 1024, leaseMs: 2000 } });
+   */
+  local?: LocalTierOptions;
+}
+
+/**
+ * The `local` option of {@link KeyvCacheBackend}: the in-process tier in front of Redis.
+ *
+ * @example
+ * const local: LocalTierOptions = { maxBytes: 32 * 1024 * 1024, leaseMs: 2000 };
+ */
+export interface LocalTierOptions {
+  /** Bytes the local tier holds at most (least recently used entries go first); default 32 MiB. */
+  maxBytes?: number;
+  /** The lease, ms (100–60000, default 2000). */
+  leaseMs?: number;
 }
 
 /** Entries deleted per statement / pipeline when a tag is invalidated. */
@@ -61,6 +94,9 @@ const DELETE_BATCH = 500;
 const LOOKUP_VERSION_SECONDS = RETENTION_SLACK_MS / 1000;
 /** Rows looked at per trimming step, at most, whatever was written meanwhile. */
 const MAX_TRIM_STEP = 5000;
+
+/** The local tier's epoch when a lookup began, by the token that lookup returned (for the store that follows). */
+const lookupEpochs = new WeakMap<object, number>();
 
 function validVersion(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
@@ -98,6 +134,12 @@ export class KeyvCacheBackend extends BaseCacheBackend {
   private setsSincePrune = 0;
   private rowsSincePrune = 0;
   private pruning?: Promise<unknown>;
+  /** The local tier (with `local`). */
+  readonly localTier?: LocalTier;
+  /** The lease and log reader of the local tier (with `local`). */
+  readonly tierLink?: TierLink;
+  /** The invalidation log, on stores that carry one (Redis): every invalidation goes through it. */
+  private readonly channel?: TierChannel;
 
   /** The rules of its options, checked by its constructor and by `configureCachePage`. */
   static readonly optionsSchema = KeyvCacheBackendOptionsSchema;
@@ -112,7 +154,26 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     const maxBytes = options.maxBytes ?? DEFAULT_MEMORY_MAX_BYTES;
     this.stores = openStoreDriver(options.store, options.namespace ?? "ccp", { maxBytes });
     this.storeScope = this.stores.shared ? "shared" : "process";
+    if (options.storeTimeoutMs !== undefined) this.storeTimeoutMs = options.storeTimeoutMs;
     if (this.stores.localBytes) this.localBytes = () => this.stores.localBytes!();
+    this.channel = this.stores.tierChannel?.();
+    if (options.local) {
+      if (!this.channel) {
+        throw new BackendOptionsError(
+          `KeyvCacheBackend: local needs a Redis or Redis Cluster store, which carries the leases and the invalidation log (this store is ${this.stores.kind}); ` +
+            'use store: "redis://…" or remove local',
+          "local",
+        );
+      }
+      const tier = new LocalTier(options.local.maxBytes ?? DEFAULT_LOCAL_MAX_BYTES);
+      this.localTier = tier;
+      this.tierLink = new TierLink(this.channel, tier, {
+        leaseMs: options.local.leaseMs ?? DEFAULT_LEASE_MS,
+        graceMs: this.graceMs(),
+      });
+      this.localBytes = () => tier.bytes();
+      this.tierLink.start();
+    }
     this.versions = new TagVersionStore(this.stores);
     this.surrogateIndex = options.surrogateIndex ?? new KeyvSurrogateIndex(this.stores);
     this.pruner = new StorePruner(this.stores);
@@ -150,21 +211,26 @@ export class KeyvCacheBackend extends BaseCacheBackend {
    * before its action ran.
    */
   override async lookup(key: string, tags: readonly TagRef[]): Promise<LookupResult> {
+    const epoch = this.localTier?.epoch;
     await this.stores.ready();
     const names = [...new Set(tags.map((t) => t.name))];
     const [raw, current] = await Promise.all([this.readEntry(key), this.versions.read(names)]);
+    if (epoch !== undefined) lookupEpochs.set(current, epoch);
     const entry = decodeEntry(raw);
     if (entry) {
       const unseen = Object.keys(entry.tags).filter((name) => !(name in current));
       const all = unseen.length > 0 ? { ...current, ...(await this.versions.read(unseen)) } : current;
       if (Object.entries(entry.tags).every(([name, version]) => all[name] === version)) {
+        if (epoch !== undefined) this.keepLocally(this.entryKeyOf(key), entry, entry.expiresAt, epoch);
         return { response: entry.response, metadata: entry.meta, token: current };
       }
     }
     // A response over the tag limits will not be stored: creating its versions would only cost the store.
     if (this.tagLimitProblem(tags) !== undefined) return { token: current };
     const requests = tags.map((t) => versionRequest(t, t.versioned ? t.versionTimeout : LOOKUP_VERSION_SECONDS));
-    return { token: await this.versions.ensure(requests, current) };
+    const token = await this.versions.ensure(requests, current);
+    if (epoch !== undefined) lookupEpochs.set(token, epoch);
+    return { token };
   }
 
   /**
@@ -173,6 +239,12 @@ export class KeyvCacheBackend extends BaseCacheBackend {
    * undefined and {@link lookup} takes over.
    */
   override lookupSync(key: string): LookupResult | undefined {
+    const tier = this.localTier;
+    if (tier) {
+      if (!this.tierLink!.serving()) return undefined;
+      const local = tier.get(this.entryKeyOf(key));
+      return local ? { response: local.response, metadata: local.meta } : undefined;
+    }
     const peek = this.stores.peek;
     if (!peek) return undefined;
     const entry = decodeEntry(peek.call(this.stores, "entries", this.entryKeyOf(key)));
@@ -218,9 +290,11 @@ export class KeyvCacheBackend extends BaseCacheBackend {
       if (validVersion(looked) && looked !== current[t.name]) return;
       tagVersions[t.name] = validVersion(looked) ? looked : current[t.name];
     }
-    const record = encodeEntry(entry.response, tagVersions, entry.metadata, this.stores.inMemory);
+    const ttlMs = Math.ceil(ttl * 1000);
+    const expiresAt = this.stores.inMemory ? undefined : Date.now() + ttlMs;
+    const record = encodeEntry(entry.response, tagVersions, entry.metadata, this.stores.inMemory, expiresAt);
     const part = this.entryKeyOf(entry.key);
-    await this.stores.entries.set(part, record, Math.ceil(ttl * 1000));
+    await this.stores.entries.set(part, record, ttlMs);
     const plain = [...new Set(tags.filter((t) => !t.versioned).map((t) => t.name))];
     try {
       const index = this.surrogateIndex;
@@ -231,11 +305,20 @@ export class KeyvCacheBackend extends BaseCacheBackend {
       throw error;
     }
     this.trimAfterWrite(1 + plain.length + tags.length);
+    const epoch = entry.token && typeof entry.token === "object" ? lookupEpochs.get(entry.token) : undefined;
+    if (epoch !== undefined) this.keepLocally(part, { response: entry.response, tags: tagVersions, meta: entry.metadata }, expiresAt, epoch);
   }
 
+  /**
+   * Deletes one entry; on a store with an invalidation log (Redis) every local tier drops it
+   * before this resolves.
+   */
   async delete(key: string): Promise<boolean> {
     await this.stores.ready();
-    return this.stores.entries.delete(this.entryKeyOf(key));
+    const part = this.entryKeyOf(key);
+    const existed = await this.stores.entries.delete(part);
+    await this.publish({ tags: [], parts: [part] });
+    return existed;
   }
 
   /**
@@ -259,32 +342,72 @@ export class KeyvCacheBackend extends BaseCacheBackend {
    * await backend.invalidateTagsDetailed(["products", "catalog"]); // { deleted: 12, versions: { catalog: 1717171717171717 } }
    */
   override async invalidateTagsDetailed(tags: string[]): Promise<{ deleted: number; versions: Record<string, number> }> {
-    const outcomes = await Promise.all([...new Set(tags)].map(async (tag) => [tag, await this.invalidateOne(tag)] as const));
+    const names = [...new Set(tags)];
+    await this.stores.ready();
+    // Versions first (O(1) each): from then on no entry stored before is served from the store.
+    const bumps = await Promise.all(
+      names.map((tag) => {
+        const localTimeout = versionedTimeoutOf(tag);
+        // A plain tag's new version needs to live only until entries stored under it lengthen it.
+        return this.versions.bumpTag(tag, localTimeout ?? LOOKUP_VERSION_SECONDS, localTimeout !== undefined);
+      }),
+    );
+    this.noteStoreProgress();
+    // Every local tier learns the new versions (and this call waits for them) while the index drains.
+    const [counts] = await Promise.all([
+      Promise.all(names.map((tag) => this.drainTag(tag))),
+      this.publish({ tags: names.map((tag, i) => [tag, bumps[i].version]), parts: [] }),
+    ]);
     const versions: Record<string, number> = {};
     let deleted = 0;
-    for (const [tag, outcome] of outcomes) {
-      deleted += outcome.deleted;
-      if (outcome.version !== undefined) versions[tag] = outcome.version;
-    }
+    names.forEach((tag, i) => {
+      deleted += counts[i];
+      if (bumps[i].versioned) versions[tag] = bumps[i].version;
+    });
     return { deleted, versions };
   }
 
   /** Bumps, then drains the index in batches, noting progress after each batch deleted. */
   private async invalidateOne(surrogateKey: string): Promise<{ deleted: number; version?: number }> {
-    await this.stores.ready();
-    const localTimeout = versionedTimeoutOf(surrogateKey);
-    // A plain tag's new version needs to live only until entries stored under it lengthen it.
-    const bumped = await this.versions.bumpTag(surrogateKey, localTimeout ?? LOOKUP_VERSION_SECONDS, localTimeout !== undefined);
-    this.noteStoreProgress();
+    const { deleted, versions } = await this.invalidateTagsDetailed([surrogateKey]);
+    return { deleted, version: versions[surrogateKey] };
+  }
+
+  /** Deletes the entries indexed under `tag`, in batches; returns how many there were. */
+  private async drainTag(tag: string): Promise<number> {
     let deleted = 0;
-    await this.surrogateIndex.drain(surrogateKey, async (parts) => {
+    await this.surrogateIndex.drain(tag, async (parts) => {
       for (let i = 0; i < parts.length; i += DELETE_BATCH) {
         deleted += await this.deleteEntries(parts.slice(i, i + DELETE_BATCH));
         // A large tag takes many batches: each one shows the store is answering (the invalidation deadline restarts).
         this.noteStoreProgress();
       }
     });
-    return { deleted, version: bumped.versioned ? bumped.version : undefined };
+    return deleted;
+  }
+
+  /**
+   * Sends an invalidation through the log, on stores that have one: it resolves once every
+   * instance's local tier has applied it or lost its lease (SPEC §9). Other stores have no local
+   * tiers to reach.
+   */
+  private async publish(event: TierEvent): Promise<void> {
+    if (!this.channel) return;
+    const progress = () => this.noteStoreProgress();
+    if (this.tierLink) await this.tierLink.publish(event, progress);
+    else await publishInvalidation(this.channel, event, "", this.graceMs(), progress);
+  }
+
+  /** How long an invalidation waits for another instance before revoking its lease: the store timeout. */
+  private graceMs(): number {
+    return this.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  }
+
+  /** Keeps an entry read from or written to the store in the local tier, until it expires there. */
+  private keepLocally(part: string, entry: Pick<DecodedEntry, "response" | "tags" | "meta">, expiresAt: number | undefined, epoch: number): void {
+    if (!this.localTier || expiresAt === undefined) return;
+    const response = { ...entry.response, body: ownedBytes(entry.response.body) };
+    this.localTier.put(part, { response, tags: entry.tags, meta: entry.meta }, expiresAt, epoch);
   }
 
   /**
@@ -323,6 +446,7 @@ export class KeyvCacheBackend extends BaseCacheBackend {
   }
 
   override async close(): Promise<void> {
+    await this.tierLink?.close();
     await this.pruning?.catch(() => undefined);
     await this.surrogateIndex.close();
     await this.stores.close();

@@ -23,6 +23,31 @@ function pruneProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/** Longest lease a local tier may take, ms (a minute: invalidations wait up to a lease for a partitioned instance). */
+export const MAX_LEASE_MS = 60_000;
+/** Shortest lease, ms: renewals go every third of it. */
+export const MIN_LEASE_MS = 100;
+
+/** What is wrong with a `local` option (the two tiers, SPEC §9), or undefined when it is right. */
+function localProblem(value: unknown, store: unknown): string | undefined {
+  if (!isPlainObject(value)) return `local must be { maxBytes?, leaseMs? } (got ${Array.isArray(value) ? "an array" : String(value)})`;
+  const { maxBytes, leaseMs, ...rest } = value;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) return `local takes only maxBytes and leaseMs (unknown: ${unknown.join(", ")})`;
+  if (maxBytes !== undefined && !isCount(maxBytes, 1))
+    return `local.maxBytes must be a whole number of bytes, at least 1 (got ${String(maxBytes)}); e.g. 32 * 1024 * 1024`;
+  if (leaseMs !== undefined && !(isCount(leaseMs, MIN_LEASE_MS) && (leaseMs as number) <= MAX_LEASE_MS)) {
+    return `local.leaseMs must be a whole number of ms from ${MIN_LEASE_MS} to ${MAX_LEASE_MS} (got ${String(leaseMs)}); the default is 2000`;
+  }
+  if (store === undefined || (typeof store === "string" && storeKindOfUrl(store) !== "redis")) {
+    return (
+      "local (a bounded in-process tier in front of a shared store) needs a Redis or Redis Cluster store, which carries the leases and the invalidation log: " +
+      'set store: "redis://…" or "redis+cluster://…" (without a shared store, the in-memory store alone is already local)'
+    );
+  }
+  return undefined;
+}
+
 /**
  * The options of {@link KeyvCacheBackend}, as class-validator rules: what its constructor and
  * `configureCachePage({ backends: { x: { backend: "keyv", options } } })` both check.
@@ -74,14 +99,13 @@ export class KeyvCacheBackendOptionsSchema {
   storeTimeoutMs?: number;
 
   @IsOptional()
-  @rule(
-    // The two-tier option (SPEC §9) is validated here once it exists; until then say so.
-    "isLocalTier",
-    () => false,
-    () =>
-      "local (the two-tier option: a bounded in-process tier in front of a shared Redis store) is coming in the next release; " +
-      "remove it for now and use the shared store alone",
-  )
+  @ValidateBy({
+    name: "isLocalTier",
+    validator: {
+      validate: (value, args) => localProblem(value, (args?.object as { store?: unknown } | undefined)?.store) === undefined,
+      defaultMessage: (args) => localProblem(args?.value, (args?.object as { store?: unknown } | undefined)?.store) ?? "",
+    },
+  })
   local?: unknown;
 
   @IsOptional()

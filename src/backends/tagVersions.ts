@@ -249,7 +249,8 @@ export class TagVersionStore {
     const version = mode === "ensure" && current !== undefined ? current : nextVersion(current ?? 0);
     await this.keyv.set(part, version, ttl);
     if (isVersioned) await this.keyv.set(versionedMarkPart(part), 1, ttl);
-    return { version, versioned: isVersioned, expiresAt: now + ttl };
+    const live = current !== undefined && (typeof raw?.expires !== "number" || raw.expires > now) ? current : null;
+    return { version, versioned: isVersioned, expiresAt: now + ttl, previous: live };
   }
 }
 

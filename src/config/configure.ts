@@ -6,6 +6,7 @@ import { reportProblem } from "../logger";
 import { BackendOptionsError, CachePageConfigError, CachePageOptionsError } from "./errors";
 import { BackendEntrySchema, CachePageConfigSchema } from "./schema";
 import { optionProblems, type OptionsSchema } from "./validateOptions";
+import { DEFAULT_STORE_TIMEOUT_MS } from "../stores/storeHealth";
 
 /** One named backend in {@link CachePageConfig}. */
 export interface BackendConfig {
@@ -52,7 +53,7 @@ const DEFAULT_HTTP: HttpSettings = {
   cacheStatusHeader: "x-cache",
   debugHeader: undefined,
   maxBodySize: 5 * 1024 * 1024,
-  storeTimeoutMs: 300,
+  storeTimeoutMs: DEFAULT_STORE_TIMEOUT_MS,
   circuitBreaker: DEFAULT_CIRCUIT,
 };
 

@@ -1,4 +1,5 @@
 import type { Keyv } from "keyv";
+import type { TierChannel } from "./TierChannel";
 
 /**
  * What a store driver sits on. For messages, metrics and tests only: the cache core never switches
@@ -33,6 +34,11 @@ export interface VersionWrite {
    * skip writes that would not lengthen the key's life. Undefined: unknown (or no expiry).
    */
   expiresAt?: number;
+  /**
+   * The live version a `bump` replaced, read in the same atomic step (`null`: there was none), on
+   * drivers that can tell; what a soft invalidation (`mode: "stale"`) needs. Undefined: unknown.
+   */
+  previous?: number | null;
 }
 
 /**
@@ -145,4 +151,9 @@ export interface StoreDriver {
   isForeignDataError?(error: unknown): boolean;
   /** True when `error` says the store is unhealthy (unreachable, lost, timing out), not that one request's data was refused. */
   isHealthFailure?(error: unknown): boolean;
+  /**
+   * Leases, the invalidation log and watermarks of the two tiers (SPEC §9), on stores that can
+   * carry them across processes (Redis, Redis Cluster). The same channel each call.
+   */
+  tierChannel?(): TierChannel;
 }

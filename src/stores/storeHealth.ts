@@ -1,4 +1,13 @@
 /**
+ * How long one store call may take before the store counts as unreachable, ms, unless configured
+ * otherwise (`configureCachePage({ storeTimeoutMs })`, a backend's own `storeTimeoutMs`).
+ *
+ * @example
+ * configureCachePage({ storeTimeoutMs: DEFAULT_STORE_TIMEOUT_MS * 2 });
+ */
+export const DEFAULT_STORE_TIMEOUT_MS = 300;
+
+/**
  * Error codes and names that say a store is unhealthy: it cannot be reached, the connection was
  * lost, it is overloaded, starting, read-only or out of its cluster. One request's data (a key
  * PostgreSQL refuses, a value too large, a malformed statement) is none of these.

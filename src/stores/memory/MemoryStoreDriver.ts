@@ -124,12 +124,12 @@ export class MemoryStoreDriver implements StoreDriver {
     const expires = Math.max(now + ttlMs, typeof live?.expires === "number" ? live.expires : 0);
     if (mode === "ensure" && live) {
       if (expires !== live.expires || mark !== (live.versioned === true)) this.put(key, { value: live.value, expires, versioned: mark || undefined }, now);
-      return { version: live.value, versioned: mark, expiresAt: expires };
+      return { version: live.value, versioned: mark, expiresAt: expires, previous: live.value };
     }
     // An expired value is still the floor: a version never repeats.
     const next = nextVersion(known?.value ?? 0);
     this.put(key, { value: next, expires, versioned: mark || undefined }, now);
-    return { version: next, versioned: mark, expiresAt: expires };
+    return { version: next, versioned: mark, expiresAt: expires, previous: live?.value ?? null };
   }
 
   private put(key: string, record: StoredVersion, now: number): void {

@@ -7,6 +7,7 @@ import { closeRedisClient, ensureRedisConnected, isRedisCluster, type RedisIndex
 import { acquireRedisLock, releaseRedisLock, type RedisLockClient } from "./redisLock";
 import { VERSION_SCRIPT } from "./redisScripts";
 import { RedisTagIndex } from "./RedisTagIndex";
+import { RedisTierChannel } from "./RedisTierChannel";
 
 /** The part of @keyv/redis the driver uses to name keys. */
 interface RedisAdapter {
@@ -34,6 +35,8 @@ export class RedisStoreDriver implements StoreDriver {
   readonly cluster: boolean;
   private readonly adapters = {} as Record<StoreNamespace, RedisAdapter & { namespace?: string }>;
   private closed?: Promise<void>;
+  private channel?: RedisTierChannel;
+  private readonly base: string;
 
   constructor(
     readonly client: RedisIndexClient,
@@ -41,6 +44,7 @@ export class RedisStoreDriver implements StoreDriver {
     private readonly owned: boolean,
   ) {
     const { default: KeyvRedis } = require("@keyv/redis") as typeof import("@keyv/redis");
+    this.base = names.entries.replace(/:entries$/, "");
     this.cluster = isRedisCluster(client);
     this.kind = this.cluster ? "redis-cluster" : "redis";
     const open = (namespace: StoreNamespace) => {
@@ -58,7 +62,16 @@ export class RedisStoreDriver implements StoreDriver {
   }
 
   close(): Promise<void> {
-    return (this.closed ??= this.owned ? closeRedisClient(this.client) : Promise.resolve());
+    return (this.closed ??= (async () => {
+      await this.channel?.close();
+      if (this.owned) await closeRedisClient(this.client);
+    })());
+  }
+
+  /** Leases, the invalidation log (a Redis Stream) and watermarks under `<namespace>:tier:{<namespace>}:…`. */
+  tierChannel(): RedisTierChannel {
+    this.channel ??= new RedisTierChannel(this.client, this.base);
+    return this.channel;
   }
 
   /** The Redis key of a part of a namespace. */
@@ -73,11 +86,17 @@ export class RedisStoreDriver implements StoreDriver {
       this.client,
       [this.physicalKey("versions", part)],
       [String(Math.max(1, Math.ceil(ttlMs))), String(Date.now()), mode, versioned ? "1" : "0"],
-    )) as [string, number, string?];
+    )) as [string, number, string?, string?];
     const version = Number(reply?.[0]);
     if (!Number.isSafeInteger(version) || version <= 0) throw new Error(`Redis returned no version for "${part}" (got ${String(reply)})`);
     const expiresAt = Number(reply[2]);
-    return { version, versioned: Number(reply[1]) === 1, expiresAt: Number.isSafeInteger(expiresAt) && expiresAt > 0 ? expiresAt : undefined };
+    const previous = Number(reply[3]);
+    return {
+      version,
+      versioned: Number(reply[1]) === 1,
+      expiresAt: Number.isSafeInteger(expiresAt) && expiresAt > 0 ? expiresAt : undefined,
+      previous: Number.isSafeInteger(previous) && previous > 0 ? previous : null,
+    };
   }
 
   createTagIndex(batchSize: number): NativeTagIndex {

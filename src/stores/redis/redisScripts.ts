@@ -11,7 +11,7 @@ import { RedisScript } from "./redisClient";
  * "bump": value := max(current + 1, server clock in µs). "ensure": the live value, else one
  * created as "bump" does. Either way a missing, expired or unreadable key restarts from the
  * server's clock, so a version never repeats; the expiry only grows, the mark is never dropped.
- * Returns `[version, versioned (0|1), expiry (ms)]`.
+ * Returns `[version, versioned (0|1), expiry (ms), previous live version (0: none)]`.
  *
  * @example
  * await VERSION_SCRIPT.run(client, ["ccp:versions::=products"], ["360000", String(Date.now()), "ensure", "0"]);
@@ -41,7 +41,7 @@ if was then mark = true end
 local exp = math.max(now + tonumber(ARGV[1]), old)
 local v = cur
 if ARGV[3] == 'ensure' and live then
-  if exp == old and mark == was then return {string.format('%.0f', v), mark and 1 or 0, string.format('%.0f', exp)} end
+  if exp == old and mark == was then return {string.format('%.0f', v), mark and 1 or 0, string.format('%.0f', exp), string.format('%.0f', v)} end
 else
   local t = redis.call('TIME')
   v = math.max(cur + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
@@ -49,7 +49,9 @@ end
 local flag = ''
 if mark then flag = ',"versioned":1' end
 redis.call('SET', KEYS[1], '{"value":' .. string.format('%.0f', v) .. flag .. ',"expires":' .. string.format('%.0f', exp) .. '}', 'PX', string.format('%.0f', math.max(1, exp - now)))
-return {string.format('%.0f', v), mark and 1 or 0, string.format('%.0f', exp)}
+local prev = 0
+if live then prev = cur end
+return {string.format('%.0f', v), mark and 1 or 0, string.format('%.0f', exp), string.format('%.0f', prev)}
 `);
 
 /**

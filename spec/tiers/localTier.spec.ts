@@ -1,0 +1,193 @@
+import { expect } from "chai";
+import { performance } from "node:perf_hooks";
+import { CachePageConfigError, CompositeBackend, KeyvCacheBackend, type CachedResponse, type CacheEntry, type TagRef } from "../../src";
+import { BackendOptionsError } from "../../src/config/errors";
+import { buildStorageKey } from "../../src/keys/storageKey";
+import { LocalTier } from "../../src/tiers/LocalTier";
+import { requireStore, REDIS_URL, uniqueNamespace } from "../support/stores";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const plain = (name: string): TagRef => ({ name, versioned: false, versionTimeout: 864000 });
+const page = (text: string): CachedResponse => ({ status: 200, headers: { "content-type": "text/plain" }, body: Buffer.from(text) });
+
+/** Waits until `check()` holds (polling), or fails after `ms`. */
+async function eventually(check: () => boolean, ms = 3000, what = "condition"): Promise<void> {
+  const until = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > until) throw new Error(`${what} did not hold within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+/** Stores `text` under `key` through a lookup first (as a request does), so the local tier keeps it. */
+async function store(backend: KeyvCacheBackend, key: string, tags: TagRef[], text: string): Promise<void> {
+  const storageKey = buildStorageKey(undefined, key);
+  const { token } = await backend.lookup(storageKey, tags);
+  const entry: CacheEntry = { key: storageKey, response: page(text), timeout: 60, surrogateKeys: tags.map((t) => t.name), tags, metadata: {}, token };
+  await backend.set(entry);
+}
+
+const localHit = (backend: KeyvCacheBackend, key: string) => backend.lookupSync(buildStorageKey(undefined, key))?.response?.body.toString();
+
+describe("the local tier (SPEC §9)", function () {
+  this.timeout(20000);
+
+  describe("in process memory", () => {
+    it("keeps an entry only while its versions are the newest known, and a late read never wins over an applied invalidation", () => {
+      const tier = new LocalTier(1024 * 1024);
+      const entry = { response: page("a"), tags: { t: 10 }, meta: {} };
+      tier.put("k", entry, Date.now() + 60_000, tier.epoch);
+      expect(tier.get("k")?.response.body.toString()).to.equal("a");
+      tier.apply({ tags: [["t", 11]], parts: [] });
+      expect(tier.get("k")).to.equal(undefined);
+      // A read that saw version 10 (before the bump) comes back after the invalidation was applied.
+      tier.put("k", entry, Date.now() + 60_000, tier.epoch);
+      expect(tier.get("k")).to.equal(undefined);
+    });
+
+    it("drops a fill that began before the tier was cleared or an entry was deleted by key", () => {
+      const tier = new LocalTier(1024 * 1024);
+      const before = tier.epoch;
+      tier.apply({ tags: [], parts: ["k"] });
+      tier.put("k", { response: page("a"), tags: {}, meta: {} }, Date.now() + 60_000, before);
+      expect(tier.get("k")).to.equal(undefined);
+      const again = tier.epoch;
+      tier.clear();
+      tier.put("k", { response: page("a"), tags: {}, meta: {} }, Date.now() + 60_000, again);
+      expect(tier.get("k")).to.equal(undefined);
+    });
+
+    it("stays within maxBytes", () => {
+      const tier = new LocalTier(64 * 1024);
+      for (let i = 0; i < 1000; i += 1) tier.put(`k${i}`, { response: page("x".repeat(1000)), tags: {}, meta: {} }, Date.now() + 60_000, tier.epoch);
+      expect(tier.bytes()).to.be.at.most(64 * 1024);
+      expect(tier.size).to.be.greaterThan(10);
+    });
+  });
+
+  describe("options", () => {
+    it("refuses local without a Redis store, with a message that says what to change", () => {
+      expect(() => new KeyvCacheBackend({ local: {} })).to.throw(BackendOptionsError, /needs a Redis or Redis Cluster store/);
+      expect(() => new KeyvCacheBackend({ store: "sqlite://:memory:", local: {} })).to.throw(BackendOptionsError, /redis:\/\//);
+    });
+
+    it("refuses unknown fields and leases out of range", () => {
+      expect(() => new KeyvCacheBackend({ store: REDIS_URL, local: { lease: 10 } as never })).to.throw(BackendOptionsError, /only maxBytes and leaseMs/);
+      expect(() => new KeyvCacheBackend({ store: REDIS_URL, local: { leaseMs: 5 } })).to.throw(BackendOptionsError, /from 100 to 60000/);
+      expect(() => new KeyvCacheBackend({ store: REDIS_URL, local: { maxBytes: -1 } })).to.throw(BackendOptionsError, /local.maxBytes/);
+    });
+
+    it("refuses a composite of process memory and a shared store, pointing to local", () => {
+      const shared = new KeyvCacheBackend({ store: REDIS_URL, namespace: uniqueNamespace("mix") });
+      try {
+        expect(() => new CompositeBackend({ backends: [new KeyvCacheBackend(), shared] })).to.throw(CachePageConfigError, /local: \{ maxBytes/);
+      } finally {
+        void shared.close();
+      }
+    });
+  });
+
+  describe("on Redis, several instances", () => {
+    requireStore("redis");
+    let namespace: string;
+    let backends: KeyvCacheBackend[] = [];
+    const open = (options: { leaseMs?: number } = {}) => {
+      const backend = new KeyvCacheBackend({ store: REDIS_URL, namespace, local: { leaseMs: options.leaseMs ?? 1000 } });
+      backends.push(backend);
+      return backend;
+    };
+
+    beforeEach(() => {
+      namespace = uniqueNamespace("tier");
+      backends = [];
+    });
+    afterEach(async () => {
+      await Promise.all(backends.map((b) => b.close()));
+    });
+
+    it("answers a hit from the local tier synchronously once the lease is held, and each instance learns of another's invalidation before it resolves", async () => {
+      const [a, b] = [open(), open()];
+      await eventually(() => a.tierLink!.serving() && b.tierLink!.serving(), 3000, "leases");
+      await store(a, "/p", [plain("products")], "v1");
+      expect(localHit(a, "/p")).to.equal("v1");
+      // b reads it from Redis once, then locally.
+      expect(localHit(b, "/p")).to.equal(undefined);
+      expect((await b.lookup(buildStorageKey(undefined, "/p"), [plain("products")])).response?.body.toString()).to.equal("v1");
+      expect(localHit(b, "/p")).to.equal("v1");
+
+      await b.invalidateTagsDetailed(["products"]);
+      // Resolved: neither instance serves the old page from its memory.
+      expect(localHit(a, "/p")).to.equal(undefined);
+      expect(localHit(b, "/p")).to.equal(undefined);
+    });
+
+    it("an invalidation from a process without a local tier reaches every tier too", async () => {
+      const a = open();
+      const plainBackend = new KeyvCacheBackend({ store: REDIS_URL, namespace });
+      backends.push(plainBackend);
+      await eventually(() => a.tierLink!.serving(), 3000, "lease");
+      await store(a, "/q", [plain("q")], "v1");
+      expect(localHit(a, "/q")).to.equal("v1");
+      await plainBackend.invalidateTagsDetailed(["q"]);
+      expect(localHit(a, "/q")).to.equal(undefined);
+    });
+
+    it("invalidateKey on one instance drops the others' local copy before it resolves", async () => {
+      const [a, b] = [open(), open()];
+      await eventually(() => a.tierLink!.serving() && b.tierLink!.serving(), 3000, "leases");
+      await store(a, "/k", [], "v1");
+      expect(localHit(a, "/k")).to.equal("v1");
+      expect(await b.delete(buildStorageKey(undefined, "/k"))).to.equal(true);
+      expect(localHit(a, "/k")).to.equal(undefined);
+    });
+
+    it("an instance that does not apply an invalidation loses its lease: the invalidation resolves within the store timeout plus the lease, and that instance serves no local hit after", async () => {
+      const a = open({ leaseMs: 1000 });
+      const b = open({ leaseMs: 1000 });
+      await eventually(() => a.tierLink!.serving() && b.tierLink!.serving(), 3000, "leases");
+      await store(a, "/s", [plain("stuck")], "v1");
+      expect(localHit(a, "/s")).to.equal("v1");
+      // a's reader is stuck: it neither applies nor acknowledges what the log holds.
+      const tier = a.localTier!;
+      const channel = a.tierLink!.channel;
+      const [apply, acknowledge] = [tier.apply.bind(tier), channel.acknowledge.bind(channel)];
+      tier.apply = () => undefined;
+      channel.acknowledge = () => new Promise<never>(() => undefined);
+      const started = performance.now();
+      await b.invalidateTagsDetailed(["stuck"]);
+      const took = performance.now() - started;
+      expect(took).to.be.at.most(300 + 1000 + 200);
+      expect(localHit(a, "/s")).to.equal(undefined);
+      tier.apply = apply;
+      channel.acknowledge = acknowledge;
+      // a learns its lease was revoked, drops its tier and serves local hits again afterwards.
+      await eventually(() => a.tierLink!.lapses >= 2 && a.tierLink!.serving(), 3000, "a re-takes its lease");
+      expect(localHit(a, "/s")).to.equal(undefined);
+    });
+
+    it("an instance whose reads of the log hang stops serving local hits within its lease", async () => {
+      const a = open({ leaseMs: 500 });
+      await eventually(() => a.tierLink!.serving(), 3000, "lease");
+      await store(a, "/h", [], "v1");
+      expect(localHit(a, "/h")).to.equal("v1");
+      // Every Redis command of this instance hangs from now on (a partition).
+      const channel = a.tierLink!.channel;
+      const hang = () => new Promise<never>(() => undefined);
+      channel.renewLease = hang;
+      channel.read = hang;
+      const t0 = performance.now();
+      await eventually(() => localHit(a, "/h") === undefined, 2000, "local hits stop");
+      expect(performance.now() - t0).to.be.at.most(500 + 50);
+    });
+
+    it("a closed instance is no longer waited for", async () => {
+      const a = open({ leaseMs: 5000 });
+      const b = open({ leaseMs: 5000 });
+      await eventually(() => a.tierLink!.serving() && b.tierLink!.serving(), 3000, "leases");
+      await a.close();
+      const started = performance.now();
+      await b.invalidateTagsDetailed(["closed"]);
+      expect(performance.now() - started).to.be.below(250);
+    });
+  });
+});

@@ -1,0 +1,229 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { TierChannel, TierEvent } from "../stores/TierChannel";
+import type { LocalTier } from "./LocalTier";
+
+/** Default lease of a local tier, ms. */
+export const DEFAULT_LEASE_MS = 2000;
+/**
+ * The share of a lease this instance counts on: its own clock may run slightly fast against the
+ * store's, which times the lease from when it received the renewal (after it was sent).
+ */
+const LEASE_SHARE = 0.95;
+
+/**
+ * True when stream id `a` sorts before `b` (`ms-seq`).
+ *
+ * @example
+ * idBefore("1700000000000-1", "1700000000000-2"); // true
+ */
+export function idBefore(a: string, b: string): boolean {
+  const [am, as] = a.split("-").map(Number);
+  const [bm, bs] = b.split("-").map(Number);
+  if (am !== bm) return am < bm;
+  return as < bs;
+}
+
+/**
+ * Appends an invalidation to the log and resolves once every instance holding a lease has applied
+ * it, or has lost the right to serve local hits: an instance that has not applied it within
+ * `graceMs` has its lease revoked, and the call waits out what that lease had left (at most its
+ * length). Each answer of the store counts as progress (`onProgress`), so an invalidation deadline
+ * restarts while it waits. Works without a lease of its own (`self` empty): every process that
+ * invalidates on the store goes through the log.
+ *
+ * @example
+ * await publishInvalidation(channel, { tags: [["products", 18]], parts: [] }, "", 300, () => undefined);
+ */
+export async function publishInvalidation(
+  channel: TierChannel,
+  event: TierEvent,
+  self: string,
+  graceMs: number,
+  onProgress: () => void,
+): Promise<{ id: string; revoked: number }> {
+  const started = performance.now();
+  let { id, pending } = await channel.append(event, self);
+  onProgress();
+  let delay = 1;
+  while (pending.length > 0) {
+    if (performance.now() - started >= graceMs) {
+      const left = await Promise.all(pending.map((instance) => channel.revoke(instance)));
+      onProgress();
+      const longest = Math.max(0, ...left);
+      if (longest > 0) await sleep(longest + 1);
+      return { id, revoked: pending.length };
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 16);
+    pending = await channel.pending(id, self);
+    onProgress();
+  }
+  return { id, revoked: 0 };
+}
+
+/**
+ * Options of a {@link TierLink}.
+ *
+ * @example
+ * const options: TierLinkOptions = { leaseMs: 2000, graceMs: 300 };
+ */
+export interface TierLinkOptions {
+  /** How long a renewed lease lets this instance serve local hits, ms. */
+  leaseMs: number;
+  /** How long an invalidation waits for another instance before it revokes that instance's lease, ms. */
+  graceMs: number;
+}
+
+/**
+ * This instance's side of the two tiers (SPEC §9, DESIGN "Two tiers"): it holds a lease on the
+ * store, renewed every third of `leaseMs`, and serves local hits only while the lease it last had
+ * renewed is valid by its own clock, timed from when the renewal was sent. It reads the
+ * invalidation log on a connection of its own, applies each invalidation to the local tier and
+ * then records its watermark. When a renewal finds that the lease lapsed (expired, revoked, or
+ * never taken), the tier is cleared and reading resumes from the newest invalidation: whatever
+ * was missed cannot be served. A reader that stops answering stops the renewals, so the lease runs
+ * out by itself.
+ *
+ * @example
+ * const link = new TierLink(driver.tierChannel!(), new LocalTier(32 << 20), { leaseMs: 2000, graceMs: 300 });
+ * link.start();
+ * if (link.serving()) console.log("local hits allowed");
+ */
+export class TierLink {
+  /** This instance's name on the store. */
+  readonly id = randomUUID();
+  /** Until when (performance.now() ms) local hits may be served. */
+  private validUntil = 0;
+  private token?: string;
+  private renewals = 0;
+  private renewing?: { seq: number; sentAt: number };
+  /** The last invalidation applied here. */
+  private cursor = "0-0";
+  /** Moves when the cursor jumps (after a lapse): a read in flight from before is dropped. */
+  private jumps = 0;
+  private readerSeenAt = performance.now();
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+  private started = false;
+  /** Renewals that found the lease lapsed (the tier was cleared each time). */
+  lapses = 0;
+
+  constructor(
+    readonly channel: TierChannel,
+    readonly tier: LocalTier,
+    readonly options: TierLinkOptions,
+  ) {}
+
+  /** True while the lease lets this instance serve local hits. */
+  serving(): boolean {
+    return performance.now() < this.validUntil;
+  }
+
+  /** Starts renewing the lease and reading the log (once). */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.renew();
+    void this.readLoop();
+  }
+
+  /**
+   * Invalidates through the log: applies `event` here at once, then waits for every other lease
+   * (see {@link publishInvalidation}).
+   */
+  async publish(event: TierEvent, onProgress: () => void): Promise<{ id: string; revoked: number }> {
+    this.tier.apply(event);
+    return publishInvalidation(this.channel, event, this.id, this.options.graceMs, onProgress);
+  }
+
+  /** Stops renewing and reading, and gives the lease up so no invalidation waits for this instance. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.validUntil = 0;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.started) await this.channel.dropLease(this.id).catch(() => undefined);
+    // Closing the channel cuts the reader's connection: the read loop ends with it.
+    await this.channel.close().catch(() => undefined);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => this.renew(), Math.max(1, ms));
+    this.timer.unref();
+  }
+
+  private renew(): void {
+    if (this.closed) return;
+    const { leaseMs } = this.options;
+    const now = performance.now();
+    if (this.renewing) {
+      // A renewal that never came back (a partition): stop trusting its token, try again.
+      if (now - this.renewing.sentAt < 3 * leaseMs) {
+        this.schedule(leaseMs / 3);
+        return;
+      }
+      this.renewing = undefined;
+      this.token = undefined;
+    }
+    if (now - this.readerSeenAt > this.readBlockMs() + leaseMs) {
+      // The reader is stuck: no renewal (the lease runs out), and a new connection for it.
+      (this.channel as { resetReader?(): void }).resetReader?.();
+      this.readerSeenAt = now;
+      this.schedule(leaseMs / 3);
+      return;
+    }
+    const seq = ++this.renewals;
+    const token = `${this.id}:${seq}`;
+    this.renewing = { seq, sentAt: now };
+    this.channel
+      .renewLease(this.id, token, this.token, leaseMs, this.cursor)
+      .then(
+        ({ continuous, lastId }) => {
+          if (this.closed || this.renewing?.seq !== seq) return;
+          this.token = token;
+          if (!continuous) {
+            this.lapses += 1;
+            this.tier.clear();
+            if (idBefore(this.cursor, lastId)) this.cursor = lastId;
+            this.jumps += 1;
+          }
+          this.validUntil = now + leaseMs * LEASE_SHARE;
+        },
+        () => {
+          // The store did not answer: the lease runs out by itself.
+        },
+      )
+      .finally(() => {
+        if (this.renewing?.seq !== seq) return;
+        this.renewing = undefined;
+        this.schedule(now + leaseMs / 3 - performance.now());
+      });
+  }
+
+  private readBlockMs(): number {
+    return Math.max(50, this.options.leaseMs / 2);
+  }
+
+  private async readLoop(): Promise<void> {
+    while (!this.closed) {
+      const jumps = this.jumps;
+      try {
+        const records = await this.channel.read(this.cursor, this.readBlockMs());
+        this.readerSeenAt = performance.now();
+        if (this.closed || jumps !== this.jumps) continue;
+        for (const { id, event } of records) {
+          if (!idBefore(this.cursor, id)) continue;
+          this.tier.apply(event);
+          this.cursor = id;
+        }
+        if (records.length > 0) await this.channel.acknowledge(this.id, this.cursor).catch(() => undefined);
+      } catch {
+        if (this.closed) return;
+        await sleep(Math.min(200, this.options.leaseMs / 4));
+      }
+    }
+  }
+}
