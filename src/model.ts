@@ -78,4 +78,10 @@ export interface LookupResult {
   metadata?: Record<string, unknown>;
   /** Opaque; handed back in `CacheEntry.token` when the miss is stored. */
   token?: unknown;
+  /**
+   * Set when the entry was invalidated softly (`invalidateTag(t, { mode: "stale" })`) at this time
+   * (ms since the epoch): it may be served STALE within `staleWhileRevalidate` while one refresh
+   * runs, never as a fresh hit.
+   */
+  staleSince?: number;
 }

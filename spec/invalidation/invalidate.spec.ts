@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "chai";
 import { getCacheBackend } from "../../src/config/configure";
 import { once } from "node:events";
@@ -277,13 +280,18 @@ describe("invalidateTag / invalidateTags / invalidateKey", function () {
     });
 
     it("refuses, before invalidating anything, when a backend it must reach cannot mark entries stale", async () => {
-      configureCachePage({ backends: { cdn: { backend: "varnish", options: { urls: [url] } } } });
+      const dir = mkdtempSync(join(tmpdir(), "ccp-stale-"));
+      configureCachePage({
+        backends: { default: { backend: "keyv", options: { store: `sqlite://${join(dir, "c.db")}` } }, cdn: { backend: "varnish", options: { urls: [url] } } },
+      });
       const before = seen.length;
       const { error } = await rejection(invalidateTag("products", { mode: "stale" }));
       expect(error.reason).to.equal("unsupported");
       expect(error.backend).to.equal("default");
-      expect(error.message).to.match(/not supported by KeyvCacheBackend yet/);
+      expect(error.message).to.match(/not supported by KeyvCacheBackend here .*not on SQL stores/);
       expect(seen.length).to.equal(before);
+      await closeCachePage();
+      rmSync(dir, { recursive: true, force: true });
     });
 
     it("soft-purges through a composite whose parts all can", async () => {

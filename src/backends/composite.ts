@@ -106,7 +106,15 @@ export class CompositeBackend extends BaseCacheBackend {
         tokens.push(LOOKUP_FAILED);
         continue;
       }
-      if (result.response) return { response: result.response, metadata: result.metadata, token: tokens };
+      if (result.response) {
+        tokens.push(result.token);
+        return {
+          response: result.response,
+          metadata: result.metadata,
+          token: tokens,
+          ...(result.staleSince !== undefined ? { staleSince: result.staleSince } : {}),
+        };
+      }
       tokens.push(result.token);
     }
     return { token: tokens };

@@ -177,6 +177,7 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     this.versions = new TagVersionStore(this.stores);
     this.surrogateIndex = options.surrogateIndex ?? new KeyvSurrogateIndex(this.stores);
     this.pruner = new StorePruner(this.stores);
+    if (this.versions.tellsPrevious) this.invalidateBySurrogatesStale = (tags) => this.markStale(tags);
   }
 
   /** The Keyv instance holding the entries. */
@@ -217,20 +218,44 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     const [raw, current] = await Promise.all([this.readEntry(key), this.versions.read(names)]);
     if (epoch !== undefined) lookupEpochs.set(current, epoch);
     const entry = decodeEntry(raw);
+    let stale: { response: CachedResponse; metadata: Record<string, unknown>; staleSince: number } | undefined;
     if (entry) {
       const unseen = Object.keys(entry.tags).filter((name) => !(name in current));
       const all = unseen.length > 0 ? { ...current, ...(await this.versions.read(unseen)) } : current;
-      if (Object.entries(entry.tags).every(([name, version]) => all[name] === version)) {
+      const outdated = Object.keys(entry.tags).filter((name) => all[name] !== entry.tags[name]);
+      if (outdated.length === 0) {
         if (epoch !== undefined) this.keepLocally(this.entryKeyOf(key), entry, entry.expiresAt, epoch);
         return { response: entry.response, metadata: entry.meta, token: current };
       }
+      const staleSince = await this.softlyInvalidatedSince(outdated, entry.tags, all);
+      if (staleSince !== undefined) stale = { response: entry.response, metadata: entry.meta, staleSince };
     }
     // A response over the tag limits will not be stored: creating its versions would only cost the store.
     if (this.tagLimitProblem(tags) !== undefined) return { token: current };
     const requests = tags.map((t) => versionRequest(t, t.versioned ? t.versionTimeout : LOOKUP_VERSION_SECONDS));
     const token = await this.versions.ensure(requests, current);
     if (epoch !== undefined) lookupEpochs.set(token, epoch);
-    return { token };
+    return stale ? { ...stale, token } : { token };
+  }
+
+  /**
+   * When every tag of `outdated` moved on from the entry's version only by a soft invalidation
+   * (and has not moved since), the time of the latest of them; else undefined (a miss).
+   */
+  private async softlyInvalidatedSince(
+    outdated: string[],
+    seen: Record<string, number>,
+    current: Record<string, number | undefined>,
+  ): Promise<number | undefined> {
+    const marks = await this.versions.readSoftMarks(outdated);
+    let since = 0;
+    for (let i = 0; i < outdated.length; i += 1) {
+      const mark = marks[i];
+      const name = outdated[i];
+      if (!mark || mark.previous !== seen[name] || mark.version !== current[name]) return undefined;
+      since = Math.max(since, mark.since);
+    }
+    return since;
   }
 
   /**
@@ -365,6 +390,42 @@ export class KeyvCacheBackend extends BaseCacheBackend {
       if (bumps[i].versioned) versions[tag] = bumps[i].version;
     });
     return { deleted, versions };
+  }
+
+  /**
+   * Soft invalidation (`invalidateTag(t, { mode: "stale" })`, SPEC §9): each tag moves to a new
+   * version like a hard invalidation (so no entry is a fresh hit any more, on any instance or
+   * local tier), and the move is recorded as soft: an entry computed under the version it replaced
+   * is served STALE within its action's `staleWhileRevalidate` while one refresh runs, and is a
+   * miss for actions without it. Nothing is deleted. Returns 0 (no entry deleted).
+   *
+   * Present on stores whose version writes say which version they replaced (Redis, Redis
+   * Cluster, memory); on SQL stores `mode: "stale"` is refused.
+   */
+  declare invalidateBySurrogatesStale?: (tags: string[]) => Promise<number>;
+
+  private async markStale(tags: string[]): Promise<number> {
+    const names = [...new Set(tags)];
+    await this.stores.ready();
+    const since = Date.now();
+    const bumps = await Promise.all(
+      names.map((tag) => {
+        const localTimeout = versionedTimeoutOf(tag);
+        return this.versions.bumpTag(tag, localTimeout ?? LOOKUP_VERSION_SECONDS, localTimeout !== undefined);
+      }),
+    );
+    this.noteStoreProgress();
+    await Promise.all([
+      ...names.map((tag, i) => {
+        const { previous, version, expiresAt } = bumps[i];
+        if (typeof previous !== "number") return undefined;
+        // The mark lives as long as the version key: as long as any entry it may let through.
+        const ttlMs = typeof expiresAt === "number" ? expiresAt - Date.now() : LOOKUP_VERSION_SECONDS * 1000;
+        return this.versions.writeSoftMark(tag, { previous, version, since }, ttlMs);
+      }),
+      this.publish({ tags: names.map((tag, i) => [tag, bumps[i].version]), parts: [] }),
+    ]);
+    return 0;
   }
 
   /** Bumps, then drains the index in batches, noting progress after each batch deleted. */

@@ -1,6 +1,6 @@
 import type { Keyv } from "keyv";
 import { KeyedMutex } from "../stores/KeyedMutex";
-import { tagPart, versionedMarkPart } from "../stores/keyParts";
+import { softMarkPart, tagPart, versionedMarkPart } from "../stores/keyParts";
 import { RETENTION_SLACK_MS } from "../stores/retention";
 import type { StoreDriver, VersionWrite, VersionWriteRequest } from "../stores/StoreDriver";
 import { nextVersion, versionFloor } from "../stores/versionClock";
@@ -69,6 +69,24 @@ export interface VersionRequest {
 
 function validVersion(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value > 0;
+}
+
+/**
+ * A tag's last soft invalidation: entries computed under `previous` may be served stale (while
+ * refreshed) as long as the tag is still at `version`, from `since` (ms since the epoch) on.
+ *
+ * @example
+ * const mark: SoftMark = { previous: 1764115200000000, version: 1764115260000000, since: Date.now() };
+ */
+export interface SoftMark {
+  previous: number;
+  version: number;
+  since: number;
+}
+
+function isSoftMark(value: unknown): value is SoftMark {
+  const m = value as Partial<SoftMark> | null;
+  return !!m && typeof m === "object" && validVersion(m.previous) && validVersion(m.version) && typeof m.since === "number";
 }
 
 /**
@@ -208,6 +226,29 @@ export class TagVersionStore {
   /** Moves `name` to a new version that never repeats; returns it. */
   async bump(name: string, ttlSeconds: number): Promise<number> {
     return (await this.bumpTag(name, ttlSeconds)).version;
+  }
+
+  /** True when a bump here reports the version it replaced, which soft invalidation needs. */
+  get tellsPrevious(): boolean {
+    return !this.driver.writeVersion || this.driver.bumpTellsPrevious === true;
+  }
+
+  /**
+   * Records that `name` moved from `mark.previous` to `mark.version` softly (`mode: "stale"`) at
+   * `mark.since`: entries computed under `previous` may be served stale while refreshed.
+   */
+  async writeSoftMark(name: string, mark: SoftMark, ttlMs: number): Promise<void> {
+    await this.driver.ready();
+    await this.keyv.set(softMarkPart(this.keyOf(name)), mark, Math.max(1, Math.ceil(ttlMs)));
+  }
+
+  /** The soft marks of `names` (undefined where there is none), in one round trip. */
+  async readSoftMarks(names: readonly string[]): Promise<Array<SoftMark | undefined>> {
+    if (names.length === 0) return [];
+    await this.driver.ready();
+    const parts = names.map((name) => softMarkPart(this.keyOf(name)));
+    const values = (parts.length === 1 ? [await this.keyv.get(parts[0])] : await this.keyv.getMany(parts)) as unknown[];
+    return values.map((v) => (isSoftMark(v) ? v : undefined));
   }
 
   private async write(name: string, request: VersionWriteRequest): Promise<VersionWrite> {

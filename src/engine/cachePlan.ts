@@ -115,7 +115,8 @@ export class CachePlan {
     if (this.refresh) return this.lead();
     if (found.kind === "fresh") return found.reply;
     if (found.kind === "stale") {
-      if (found.revalidate && (refresh?.() ?? false)) return found.reply; // a refresh runs (or already ran) in the background
+      // A refresh runs in the background (or its response is being stored: its flight is still open).
+      if (found.revalidate && (currentFlight(this.backend, this.flightKey) !== undefined || (refresh?.() ?? false))) return found.reply;
       this.staleFallback = found.reply;
     }
     if (this.request.method !== "GET") return undefined;
@@ -245,6 +246,12 @@ export class CachePlan {
     if (this.authorizedRequest && !this.settings.cacheAuthorized && meta.shared !== true) return { kind: "none" };
     if (typeof meta.storedAt !== "number" || typeof meta.freshUntil !== "number") return { kind: "none" };
     const times: StoredTimes = { storedAt: meta.storedAt, freshUntil: meta.freshUntil, initialAge: typeof meta.initialAge === "number" ? meta.initialAge : 0 };
+    if (result.staleSince !== undefined) {
+      // Invalidated softly: STALE while one refresh runs, within staleWhileRevalidate of the invalidation.
+      const window = this.settings.staleWhileRevalidate * 1000;
+      if (meta.noStale || now - result.staleSince > window || now - times.freshUntil > window) return { kind: "none" };
+      return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: true };
+    }
     if (now < times.freshUntil) return { kind: "fresh", reply: this.replyFor(stored, times, now, "HIT") };
     if (meta.noStale) return { kind: "none" };
     const staleFor = now - times.freshUntil;

@@ -18,9 +18,11 @@ export interface InvalidateOptions {
   /**
    * `"delete"` (the default): entries go; each CDN backend purges as its own `softPurge` option says
    * (Fastly's default is a soft purge). `"stale"`: entries are marked stale instead (a soft purge on
-   * Fastly and Varnish whatever their option; Cloudflare has none and purges). Backends that cannot
-   * mark stale (the Keyv backend, until the two-tier release) make the call reject with a
-   * `CacheInvalidationError` whose `reason` is `"unsupported"` before anything is invalidated.
+   * Fastly and Varnish whatever their option; Cloudflare has none and purges; a KeyvCacheBackend on
+   * Redis, Redis Cluster or memory serves them STALE within `staleWhileRevalidate` while one refresh
+   * runs). Backends that cannot mark stale (a KeyvCacheBackend on SQLite or PostgreSQL) make the
+   * call reject with a `CacheInvalidationError` whose `reason` is `"unsupported"` before anything is
+   * invalidated.
    */
   mode?: "delete" | "stale";
 }
@@ -181,8 +183,8 @@ async function invalidateEverywhere(tags: string[], options: InvalidateOptions):
           backend: l.name,
           reason: "unsupported" as const,
           cause: new Error(
-            `mode "stale" is not supported by ${l.backend.constructor.name} yet (it comes with the two-tier Keyv backend in the next release); ` +
-              `use mode "delete", or name a CDN backend: invalidateTag(tag, { backend: "<cdn>", mode: "stale" })`,
+            `mode "stale" is not supported by ${l.backend.constructor.name} here (a KeyvCacheBackend marks entries stale on Redis, Redis Cluster ` +
+              `and in-memory stores, not on SQL stores); use mode "delete", or name the backends that can: invalidateTag(tag, { backend: "<name>", mode: "stale" })`,
           ),
         })),
       );

@@ -127,6 +127,8 @@ export interface StoreDriver {
   peek?(namespace: StoreNamespace, part: string): unknown;
   /** Atomic version write (across processes when the store is shared). */
   writeVersion?(part: string, request: VersionWriteRequest): Promise<VersionWrite>;
+  /** True when {@link writeVersion} reports the version a bump replaced (`VersionWrite.previous`). */
+  readonly bumpTellsPrevious?: boolean;
   /**
    * Several `ensure` writes in one round trip (one statement on SQL), each atomic as
    * {@link writeVersion}; results in the order of `writes`. Without it the core calls

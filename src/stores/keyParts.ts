@@ -121,3 +121,14 @@ export function lockPart(name: string, budget = Infinity): string {
 export function versionedMarkPart(versionPart: string): string {
   return `~${versionPart}`;
 }
+
+/**
+ * The part, next to a tag's version, that records its last soft invalidation (`mode: "stale"`):
+ * which version it replaced, by which, and when. `^` keeps it apart from every other part.
+ *
+ * @example
+ * softMarkPart("=products"); // "^=products"
+ */
+export function softMarkPart(versionPart: string): string {
+  return `^${versionPart}`;
+}

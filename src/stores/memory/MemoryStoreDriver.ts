@@ -35,6 +35,7 @@ export class MemoryStoreDriver implements StoreDriver {
   readonly inMemory = true;
   readonly shared = false;
   readonly partBudget = Infinity;
+  readonly bumpTellsPrevious = true;
 
   /** What the bounded store accounts for (entries, index records and versions share it); 0 for a plain Map. */
   localBytes(): number {

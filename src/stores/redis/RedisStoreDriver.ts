@@ -29,6 +29,7 @@ export class RedisStoreDriver implements StoreDriver {
   readonly inMemory = false;
   readonly shared = true;
   readonly partBudget = Infinity;
+  readonly bumpTellsPrevious = true;
   readonly entries: Keyv;
   readonly index: Keyv;
   readonly versions: Keyv;
