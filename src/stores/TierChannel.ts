@@ -12,6 +12,17 @@ export interface TierEvent {
 }
 
 /**
+ * What an invalidation still waits for.
+ *
+ * @example
+ * const { pending, waitMs }: TierWait = await channel.pending(id, "me");
+ */
+export interface TierWait {
+  pending: string[];
+  waitMs: number;
+}
+
+/**
  * What a lease renewal learnt: whether the lease held without a gap since the renewal this
  * instance last saw acknowledged, and the id of the newest invalidation in the log when it was
  * renewed.
@@ -43,10 +54,16 @@ export interface TierChannel {
   renewLease(instance: string, token: string, expected: string | undefined, leaseMs: number, applied: string): Promise<LeaseRenewal>;
   /** Drops the lease and watermark of `instance` (on close): invalidations stop waiting for it. */
   dropLease(instance: string): Promise<void>;
-  /** Appends `event` to the log; returns its id and the instances (other than `self`) that have not applied it yet. */
-  append(event: TierEvent, self: string): Promise<{ id: string; pending: string[] }>;
-  /** The live instances (other than `self`) whose watermark is below `id`; drops the records of expired leases. */
-  pending(id: string, self: string): Promise<string[]>;
+  /**
+   * Appends `event` to the log; returns its id and what it waits for (see {@link pending}).
+   */
+  append(event: TierEvent, self: string): Promise<{ id: string } & TierWait>;
+  /**
+   * What an invalidation `id` still waits for: the live instances (other than `self`) whose
+   * watermark is below it (expired leases are dropped), and `waitMs` > 0 when the store lost its
+   * leases lately (leases it no longer records may still be running for that long).
+   */
+  pending(id: string, self: string): Promise<TierWait>;
   /** Ends the lease of `instance` now; returns how many ms its last renewal had left (0 when none). */
   revoke(instance: string): Promise<number>;
   /** Records that `instance` applied everything up to `id`. */
@@ -55,6 +72,11 @@ export interface TierChannel {
   read(after: string, blockMs: number): Promise<Array<{ id: string; event: TierEvent }>>;
   /** Closes the reading connection. */
   close(): Promise<void>;
+  /**
+   * Calls `listener` whenever a connection to the store is lost (the store restarted, the network
+   * broke): the store may have lost the leases with it.
+   */
+  onConnectionLost?(listener: () => void): void;
 }
 
 /**

@@ -44,23 +44,31 @@ export async function publishInvalidation(
   onProgress: () => void,
 ): Promise<{ id: string; revoked: number }> {
   const started = performance.now();
-  let { id, pending } = await channel.append(event, self);
+  const appended = await channel.append(event, self);
+  const id = appended.id;
+  let { pending, waitMs } = appended;
   onProgress();
   let delay = 1;
-  while (pending.length > 0) {
-    if (performance.now() - started >= graceMs) {
+  let revoked = 0;
+  /** Until when (performance.now()) revoked leases may still be running. */
+  let revokedUntil = 0;
+  for (;;) {
+    const remaining = Math.max(waitMs, revokedUntil - performance.now());
+    if (pending.length === 0 && remaining <= 0) return { id, revoked };
+    if (pending.length > 0 && performance.now() - started >= graceMs) {
       const left = await Promise.all(pending.map((instance) => channel.revoke(instance)));
       onProgress();
-      const longest = Math.max(0, ...left);
-      if (longest > 0) await sleep(longest + 1);
-      return { id, revoked: pending.length };
+      revoked += pending.length;
+      revokedUntil = Math.max(revokedUntil, performance.now() + Math.max(...left) + 1);
+      pending = [];
+      continue;
     }
-    await sleep(delay);
+    // Waiting for watermarks, for revoked leases to run out, or after the store lost its leases.
+    await sleep(pending.length > 0 ? delay : Math.min(remaining, 50));
     delay = Math.min(delay * 2, 16);
-    pending = await channel.pending(id, self);
+    ({ pending, waitMs } = await channel.pending(id, self));
     onProgress();
   }
-  return { id, revoked: 0 };
 }
 
 /**
@@ -107,6 +115,8 @@ export class TierLink {
   private timer?: NodeJS.Timeout;
   private closed = false;
   private started = false;
+  /** When a connection to the store was last lost (performance.now()). */
+  private lostAt = Number.NEGATIVE_INFINITY;
   /** Renewals that found the lease lapsed (the tier was cleared each time). */
   lapses = 0;
 
@@ -125,6 +135,12 @@ export class TierLink {
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
+    // A lost connection may mean the store lost the lease: no local hits until a renewal says how it stands.
+    this.channel.onConnectionLost?.(() => {
+      this.validUntil = 0;
+      this.token = undefined;
+      this.lostAt = performance.now();
+    });
     this.renew();
     void this.readLoop();
   }
@@ -182,7 +198,8 @@ export class TierLink {
       .renewLease(this.id, token, this.token, leaseMs, this.cursor)
       .then(
         ({ continuous, lastId }) => {
-          if (this.closed || this.renewing?.seq !== seq) return;
+          // Superseded, or a connection was lost since it was sent: the next renewal tells.
+          if (this.closed || this.renewing?.seq !== seq || this.lostAt >= now) return;
           this.token = token;
           if (!continuous) {
             this.lapses += 1;

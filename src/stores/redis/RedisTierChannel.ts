@@ -1,8 +1,18 @@
 import { decodeTierEvent, encodeTierEvent, type LeaseRenewal, type TierChannel, type TierEvent } from "../TierChannel";
 import { ensureRedisConnected, RedisScript, type RedisIndexClient } from "./redisClient";
 
-/** Lua: `before(a, b)` is true when stream id `a` sorts before `b` ("ms-seq"). */
-const BEFORE = `
+/**
+ * Lua helpers. `before(a, b)`: stream id `a` sorts before `b` ("ms-seq"). `now()`: the server's
+ * clock, ms. `parse(v)`: a lease record "token expiry watermark". `pending(...)`: the live
+ * instances (other than `self`) whose watermark is below `id`, dropping expired leases; with what
+ * the hash says about its own life (when it was created, the longest lease recorded).
+ *
+ * Leases live in one hash with no expiry, each with its expiry (server clock) in its record, so
+ * that no eviction policy can drop one lease while its instance still serves local hits: the hash
+ * goes as a whole or not at all, and `_c` (when it was created) tells a hash recreated after Redis
+ * lost its data.
+ */
+const LUA = `
 local function before(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
@@ -12,89 +22,108 @@ local function before(a, b)
   if am ~= bm then return am < bm end
   return tonumber(as) < tonumber(bs)
 end
-`;
-
-/**
- * Lua: the instances (other than ARGV self) whose lease is live and whose watermark is below
- * `id`; the records of expired leases are dropped. Lease keys are built from ARGV lease prefix:
- * they share the hash tag of the watermark hash, so the script stays on one cluster slot.
- */
-const PENDING = `
-local function pending(wm, id, self, prefix)
-  local all = redis.call('HGETALL', wm)
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function parse(v)
+  if not v then return nil end
+  local tok, exp, wm = string.match(v, '^(%S+) (%d+) (%S+)$')
+  if not tok then return nil end
+  return tok, tonumber(exp), wm
+end
+local function pending(h, id, self, t)
+  local all = redis.call('HGETALL', h)
   local out = {}
+  local created, lease = '', '0'
   for i = 1, #all, 2 do
-    local who, at = all[i], all[i + 1]
-    if who ~= self then
-      if redis.call('EXISTS', prefix .. who) == 0 then
-        redis.call('HDEL', wm, who)
-      elseif before(at, id) then
+    local who, v = all[i], all[i + 1]
+    if who == '_c' then created = v
+    elseif who == '_l' then lease = v
+    else
+      local tok, exp, wm = parse(v)
+      if (not tok) or exp < t then
+        redis.call('HDEL', h, who)
+      elseif who ~= self and before(wm, id) then
         table.insert(out, who)
       end
     end
   end
+  table.insert(out, 1, string.format('%.0f', t))
+  table.insert(out, 1, lease)
+  table.insert(out, 1, created)
   return out
 end
 `;
 
 /**
- * KEYS: lease, watermarks, log. ARGV: token, expected token ('' for none), lease ms, instance,
- * applied id. Renews the lease; `continuous` is 1 only when the lease still held `expected`. After
- * a gap the instance starts over from the newest log entry (it drops its tier), so that is its
- * watermark; otherwise its watermark moves up to `applied`. Returns `{continuous, newest id}`.
+ * KEYS: leases hash, log. ARGV: token, expected token ('' for none), lease ms, instance, applied id.
+ * Renews the lease; `continuous` is 1 only when the lease still held `expected` unexpired. After a
+ * gap the instance starts over from the newest log entry (it drops its tier), so that is its
+ * watermark; otherwise its watermark moves up to `applied`. Returns `{continuous, newest id,
+ * when the hash was created}`.
  */
-const RENEW_SCRIPT = new RedisScript(`${BEFORE}
-local old = redis.call('GET', KEYS[1])
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+const RENEW_SCRIPT = new RedisScript(`${LUA}
+local t = now()
+local created = redis.call('HGET', KEYS[1], '_c')
+if not created then
+  created = string.format('%.0f', t)
+  redis.call('HSET', KEYS[1], '_c', created)
+end
+local lease = tonumber(ARGV[3])
+if lease > tonumber(redis.call('HGET', KEYS[1], '_l') or '0') then redis.call('HSET', KEYS[1], '_l', ARGV[3]) end
+local tok, exp, wm = parse(redis.call('HGET', KEYS[1], ARGV[4]))
 local continuous = 0
-if old and ARGV[2] ~= '' and old == ARGV[2] then continuous = 1 end
+if tok and ARGV[2] ~= '' and tok == ARGV[2] and exp >= t then continuous = 1 end
 local last = '0-0'
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
   if top[1] then last = top[1][1] end
 end
-local mark = ARGV[5]
-if continuous == 0 then mark = last end
-local cur = redis.call('HGET', KEYS[2], ARGV[4])
-if (not cur) or before(cur, mark) then redis.call('HSET', KEYS[2], ARGV[4], mark) end
-return {continuous, last}
+local mark = last
+if continuous == 1 then
+  mark = ARGV[5]
+  if before(mark, wm) then mark = wm end
+end
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[1] .. ' ' .. string.format('%.0f', t + lease) .. ' ' .. mark)
+return {continuous, last, created}
 `);
 
 /**
- * KEYS: log, watermarks. ARGV: retention ms, self, lease prefix, tags field, parts field.
- * Appends the invalidation (trimming entries older than the retention; the log itself expires
- * when idle), then answers who has yet to apply it. Returns `{id, pending...}`.
+ * KEYS: log, leases hash. ARGV: retention ms, self, tags field, parts field. Appends the
+ * invalidation (trimming entries older than the retention; the log itself expires when idle), then
+ * answers who has yet to apply it. Returns `{id, created, longest lease, server now, pending...}`.
  */
-const APPEND_SCRIPT = new RedisScript(`${BEFORE}${PENDING}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+const APPEND_SCRIPT = new RedisScript(`${LUA}
+local t = now()
 local keep = tonumber(ARGV[1])
-local id = redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%.0f', now - keep), '*', 't', ARGV[4], 'k', ARGV[5])
+local id = redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%.0f', t - keep), '*', 't', ARGV[3], 'k', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], string.format('%.0f', keep * 2))
-local out = pending(KEYS[2], id, ARGV[2], ARGV[3])
+local out = pending(KEYS[2], id, ARGV[2], t)
 table.insert(out, 1, id)
 return out
 `);
 
-/** KEYS: watermarks. ARGV: id, self, lease prefix. */
-const PENDING_SCRIPT = new RedisScript(`${BEFORE}${PENDING}
-return pending(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+/** KEYS: leases hash. ARGV: id, self. Returns `{created, longest lease, server now, pending...}`. */
+const PENDING_SCRIPT = new RedisScript(`${LUA}
+return pending(KEYS[1], ARGV[1], ARGV[2], now())
 `);
 
-/** KEYS: lease, watermarks. ARGV: instance. Ends the lease; returns the ms it had left. */
-const REVOKE_SCRIPT = new RedisScript(`
-local left = redis.call('PTTL', KEYS[1])
-redis.call('DEL', KEYS[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
+/** KEYS: leases hash. ARGV: instance. Ends the lease; returns the ms it had left. */
+const REVOKE_SCRIPT = new RedisScript(`${LUA}
+local tok, exp = parse(redis.call('HGET', KEYS[1], ARGV[1]))
+redis.call('HDEL', KEYS[1], ARGV[1])
+if not tok then return 0 end
+local left = exp - now()
 if left < 0 then left = 0 end
 return left
 `);
 
-/** KEYS: lease, watermarks. ARGV: instance, applied id. Moves a live lease's watermark up. */
-const ACK_SCRIPT = new RedisScript(`${BEFORE}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local cur = redis.call('HGET', KEYS[2], ARGV[1])
-if (not cur) or before(cur, ARGV[2]) then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
+/** KEYS: leases hash. ARGV: instance, applied id. Moves a live lease's watermark up. */
+const ACK_SCRIPT = new RedisScript(`${LUA}
+local tok, exp, wm = parse(redis.call('HGET', KEYS[1], ARGV[1]))
+if (not tok) or exp < now() then return 0 end
+if before(wm, ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], tok .. ' ' .. string.format('%.0f', exp) .. ' ' .. ARGV[2]) end
 return 1
 `);
 
@@ -113,9 +142,10 @@ interface RedisStreamClient {
 const READ_COUNT = 500;
 
 /**
- * The two tiers' shared part on Redis and Redis Cluster (see {@link TierChannel}): one lease key
- * per instance (`SET … PX`), the log as a Redis Stream, watermarks in a hash. Every key carries
- * the hash tag `{<namespace>}`, so on a cluster they sit on one slot and each script runs there.
+ * The two tiers' shared part on Redis and Redis Cluster (see {@link TierChannel}): the leases (each
+ * instance's token, expiry by the server's clock and watermark) in one hash, the log as a Redis
+ * Stream. Both keys carry the hash tag `{<namespace>}`, so on a cluster they sit on one slot and
+ * each script runs there.
  * The blocking read uses a duplicate of the client @keyv/redis holds (same library, its own
  * connection, so it never holds up the cache's commands).
  *
@@ -125,9 +155,16 @@ const READ_COUNT = 500;
  */
 export class RedisTierChannel implements TierChannel {
   private readonly log: string;
-  private readonly watermarks: string;
-  private readonly leasePrefix: string;
+  private readonly leases: string;
+  /** When the leases hash was created, as last seen here ('' before it was seen). */
+  private seenCreated = "";
+  /** The longest lease seen recorded in it, ms. */
+  private seenLease = 0;
+  /** When (server clock) the leases hash was first seen gone. */
+  private lossNoticedAt?: number;
   private reader?: RedisStreamClient;
+  private readonly lostListeners: Array<() => void> = [];
+  private watching = false;
   private readerReady?: Promise<RedisStreamClient>;
 
   constructor(
@@ -138,51 +175,74 @@ export class RedisTierChannel implements TierChannel {
   ) {
     const base = `${namespace}:tier:{${namespace}}`;
     this.log = `${base}:log`;
-    this.watermarks = `${base}:wm`;
-    this.leasePrefix = `${base}:lease:`;
+    this.leases = `${base}:leases`;
   }
 
   async renewLease(instance: string, token: string, expected: string | undefined, leaseMs: number, applied: string): Promise<LeaseRenewal> {
     await ensureRedisConnected(this.client);
     const reply = (await RENEW_SCRIPT.run(
       this.client,
-      [this.leasePrefix + instance, this.watermarks, this.log],
+      [this.leases, this.log],
       [token, expected ?? "", String(Math.max(1, Math.ceil(leaseMs))), instance, applied],
-    )) as [number | string, string];
+    )) as [number | string, string, string];
+    // What an invalidation from this process compares with later to notice the store lost the leases.
+    if (this.seenCreated === "") this.seenCreated = String(reply[2]);
+    this.seenLease = Math.max(this.seenLease, leaseMs);
     return { continuous: Number(reply[0]) === 1, lastId: String(reply[1]) };
   }
 
   async dropLease(instance: string): Promise<void> {
     await ensureRedisConnected(this.client);
-    await REVOKE_SCRIPT.run(this.client, [this.leasePrefix + instance, this.watermarks], [instance]);
+    await REVOKE_SCRIPT.run(this.client, [this.leases], [instance]);
   }
 
-  async append(event: TierEvent, self: string): Promise<{ id: string; pending: string[] }> {
+  async append(event: TierEvent, self: string): Promise<{ id: string; pending: string[]; waitMs: number }> {
     await ensureRedisConnected(this.client);
     const fields = encodeTierEvent(event);
-    const reply = (await APPEND_SCRIPT.run(
-      this.client,
-      [this.log, this.watermarks],
-      [String(this.retentionMs), self, this.leasePrefix, fields.t, fields.k],
-    )) as string[];
-    return { id: String(reply[0]), pending: reply.slice(1).map(String) };
+    const reply = (await APPEND_SCRIPT.run(this.client, [this.log, this.leases], [String(this.retentionMs), self, fields.t, fields.k])) as string[];
+    return { id: String(reply[0]), ...this.waitOf(reply.slice(1).map(String)) };
   }
 
-  async pending(id: string, self: string): Promise<string[]> {
+  async pending(id: string, self: string): Promise<{ pending: string[]; waitMs: number }> {
     await ensureRedisConnected(this.client);
-    const reply = (await PENDING_SCRIPT.run(this.client, [this.watermarks], [id, self, this.leasePrefix])) as string[];
-    return reply.map(String);
+    const reply = (await PENDING_SCRIPT.run(this.client, [this.leases], [id, self])) as string[];
+    return this.waitOf(reply.map(String));
   }
 
   async revoke(instance: string): Promise<number> {
     await ensureRedisConnected(this.client);
-    const left = Number(await REVOKE_SCRIPT.run(this.client, [this.leasePrefix + instance, this.watermarks], [instance]));
+    const left = Number(await REVOKE_SCRIPT.run(this.client, [this.leases], [instance]));
     return Number.isFinite(left) && left > 0 ? left : 0;
   }
 
   async acknowledge(instance: string, id: string): Promise<void> {
     await ensureRedisConnected(this.client);
-    await ACK_SCRIPT.run(this.client, [this.leasePrefix + instance, this.watermarks], [instance, id]);
+    await ACK_SCRIPT.run(this.client, [this.leases], [instance, id]);
+  }
+
+  /**
+   * Reads `[created, longest lease, server now, pending...]`. When the leases hash seen here before
+   * is gone or was created anew, Redis lost it (a restart without persistence, an eviction, a
+   * flush) while instances may still be serving local hits under leases it no longer records: the
+   * invalidation then also waits until the longest lease seen could have run since the loss.
+   */
+  private waitOf(reply: string[]): { pending: string[]; waitMs: number } {
+    const [created, lease, serverNow, ...pending] = reply;
+    const now = Number(serverNow);
+    this.seenLease = Math.max(this.seenLease, Number(lease) || 0);
+    let waitMs = 0;
+    if (this.seenCreated !== "" && created !== this.seenCreated) {
+      // Lost before it was created anew, or before this call noticed it gone.
+      const since = created !== "" ? Number(created) : (this.lossNoticedAt ??= now);
+      waitMs = Math.max(0, since + this.seenLease - now);
+      if (waitMs === 0) {
+        this.seenCreated = created;
+        this.lossNoticedAt = undefined;
+      }
+    } else if (created !== "") {
+      this.seenCreated = created;
+    }
+    return { pending, waitMs };
   }
 
   async read(after: string, blockMs: number): Promise<Array<{ id: string; event: TierEvent }>> {
@@ -202,6 +262,19 @@ export class RedisTierChannel implements TierChannel {
     else await (reader.close?.() ?? reader.quit?.())?.catch(() => undefined);
   }
 
+  onConnectionLost(listener: () => void): void {
+    this.lostListeners.push(listener);
+    if (this.watching) return;
+    this.watching = true;
+    // node-redis emits "reconnecting" after an unexpected close (a restart, a reset) and "end" when it gives up.
+    const client = this.client as unknown as { on?(event: string, listener: () => void): unknown };
+    for (const event of ["reconnecting", "end"]) client.on?.(event, () => this.connectionLost());
+  }
+
+  private connectionLost(): void {
+    for (const listener of this.lostListeners) listener();
+  }
+
   /** Drops the reading connection (stuck behind a partition); the next read opens a new one. */
   resetReader(): void {
     void this.close();
@@ -214,6 +287,7 @@ export class RedisTierChannel implements TierChannel {
       if (typeof duplicate !== "function") throw new TypeError("the Redis client cannot open a second connection (duplicate) for the invalidation log");
       const reader = duplicate.call(this.client);
       reader.on?.("error", () => undefined);
+      (reader as { on?(event: string, listener: () => void): unknown }).on?.("reconnecting", () => this.connectionLost());
       await reader.connect();
       this.reader = reader;
       return reader;
