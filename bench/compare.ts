@@ -7,6 +7,8 @@ export interface LoadTarget {
   name: string;
   url: string;
   uniqueQuery?: boolean;
+  /** The process serving this target, when not the first of `pids` (its CPU time is the target's). */
+  pid?: number;
 }
 
 /** How to compare targets. */
@@ -30,6 +32,11 @@ export class Comparison {
     readonly cpu: Map<string, number[]>,
     /** Average cores used by other processes while measuring. */
     readonly othersCores: number,
+    /**
+     * CPU time every process of the run spent (this one, which generates the load, and `pids`:
+     * the servers, redis-server) per 2xx response, µs, per round; other processes are left out.
+     */
+    readonly runCpu: Map<string, number[]> = new Map(),
   ) {}
 
   private of(name: string): LoadResult[] {
@@ -56,6 +63,18 @@ export class Comparison {
   /** Median over rounds of the server's requests per CPU-second (1e6 / CPU µs per request). */
   perCpuSecond(name: string): number {
     return median(this.cpu.get(name)!.map((us) => 1e6 / us));
+  }
+
+  /** Median over rounds of the run's CPU µs per response (servers, redis-server and the load generator). */
+  runMicrosPerRequest(name: string): number {
+    return median(this.runCpu.get(name)!);
+  }
+
+  /** Median over rounds of b's run CPU per response over a's (above 1: a costs the run less). */
+  runCpuRatio(a: string, b: string): number {
+    const ca = this.runCpu.get(a)!;
+    const cb = this.runCpu.get(b)!;
+    return median(ca.map((us, i) => cb[i] / us));
   }
 
   /**
@@ -94,20 +113,26 @@ export async function compareInterleaved(targets: LoadTarget[], options: Compare
   if (options.warmupSeconds > 0) for (const t of targets) await load(t, options.warmupSeconds);
   const runs = new Map<string, LoadResult[]>(targets.map((t) => [t.name, []]));
   const cpu = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const whole = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const ours = () => [process.pid, ...options.pids].reduce((sum, p) => sum + processTicks(p), 0);
   const server = options.pids[0];
   const noise = new CpuNoise([process.pid, ...options.pids]);
   for (let round = 0; round < options.rounds; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length]);
     for (const t of order) {
-      const before = processTicks(server);
+      const pid = t.pid ?? server;
+      const before = processTicks(pid);
+      const oursBefore = ours();
       const r = await load(t, options.duration);
-      const ticks = processTicks(server) - before;
+      const ticks = processTicks(pid) - before;
+      const spent = ours() - oursBefore;
       runs.get(t.name)!.push(r);
       cpu.get(t.name)!.push(r.ok > 0 ? (ticks * 1e6) / TICKS_PER_SECOND / r.ok : NaN);
+      whole.get(t.name)!.push(r.ok > 0 ? (spent * 1e6) / TICKS_PER_SECOND / r.ok : NaN);
       options.log?.(
         `    round ${round + 1}/${options.rounds} ${t.name.padEnd(14)} ${Math.round(r.rps).toString().padStart(6)} req/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  server CPU ${Math.round(cpu.get(t.name)!.at(-1)!)} µs/req${r.failed ? `  FAILED ${r.failed}` : ""}`,
       );
     }
   }
-  return new Comparison(runs, cpu, noise.othersCores());
+  return new Comparison(runs, cpu, noise.othersCores(), whole);
 }

@@ -31,9 +31,9 @@ export class RedisProbe {
    * Counts, with MONITOR on a connection of its own, the commands that touch keys starting with
    * `keyPrefix` while `work` runs: those a client sent, and those Lua scripts ran inside Redis
    * (MONITOR tags them "lua"). Unlike commandstats, other clients of the shared Redis (whose keys
-   * are elsewhere) do not count.
+   * are elsewhere) do not count. Lines that contain `skip` (e.g. `:tier:{`, the two tiers' own keys) do not count either.
    */
-  async monitor(keyPrefix: string, work: () => Promise<void>): Promise<{ sent: Map<string, number>; inScripts: Map<string, number> }> {
+  async monitor(keyPrefix: string, work: () => Promise<void>, skip?: string): Promise<{ sent: Map<string, number>; inScripts: Map<string, number> }> {
     const { hostname, port } = new URL(this.url);
     const socket = net.connect(Number(port || 6379), hostname || "127.0.0.1");
     const sent = new Map<string, number>();
@@ -50,7 +50,7 @@ export class RedisProbe {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 2);
         if (line === "+OK") ready();
-        if (!line.includes(marker)) continue;
+        if (!line.includes(marker) || (skip !== undefined && line.includes(skip))) continue;
         const m = /\[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
         if (!m) continue;
         const counts = m[1] === "lua" ? inScripts : sent;

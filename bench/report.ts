@@ -42,6 +42,35 @@ function targetsSummary(scenarios: ScenarioReport[]): string {
   return `${parts.join("; ")}.`;
 }
 
+/** The id of the two-tier scenario (bench/scenarios/tiers.ts): its rows have a subsection of their own. */
+const TIERS_ID = "tiers";
+
+/** The results table of every scenario but the two tiers (whose rows {@link twoTiersSection} shows); nothing when there is none. */
+function mainTable(scenarios: ScenarioReport[]): string[] {
+  const main = scenarios.filter((s) => s.id !== TIERS_ID);
+  return main.length > 0 ? [...resultsTable(main), ""] : [];
+}
+
+/** The "Two tiers" subsection (SPEC §9): its targets, what they compare, and its rows; nothing when it did not run. */
+function twoTiersSection(scenarios: ScenarioReport[]): string[] {
+  const tiers = scenarios.filter((s) => s.id === TIERS_ID);
+  if (tiers.length === 0) return [];
+  return [
+    "### Two tiers",
+    "",
+    `**${targetsSummary(tiers)}**`,
+    "",
+    '`new KeyvCacheBackend({ store: "redis://…", local: { leaseMs: 2000 } })`: a local tier in each process in front of Redis, kept right by leases and an invalidation log on Redis. Every figure is against a baseline from the same run:',
+    "",
+    "- *Hits* (Express, 50 connections, interleaved rounds): a local-tier hit against a memory-store hit (target ≥ 0.9×: the tier must cost next to nothing) and against a Redis-store hit (target ≥ 2×: no network round trip).",
+    "- *Redis commands*: per local hit (target 0: a hit never reaches Redis), and per idle second per instance (lease renewals every leaseMs / 3 and the log reader's blocking reads), from `INFO commandstats` deltas minus the idle rate of the shared Redis, cross-checked with MONITOR.",
+    "- *invalidateTag* from one of three instances (separate processes with warm tiers): it resolves only once every other instance applied it; p50 / p99 against the same calls on a plain Redis backend (target p50 ≤ 5 ms). With one instance partitioned from Redis (a paused TCP proxy), the slowest call waits out the store timeout and what the lost instance's lease had left (target ≤ leaseMs + store timeout).",
+    "",
+    ...resultsTable(tiers),
+    "",
+  ];
+}
+
 /** bench/REPORT.md */
 export function renderReport(run: BenchRun): string {
   const m = run.machine;
@@ -74,8 +103,8 @@ export function renderReport(run: BenchRun): string {
     "",
     "## Results",
     "",
-    ...resultsTable(run.scenarios),
-    "",
+    ...mainTable(run.scenarios),
+    ...twoTiersSection(run.scenarios),
     "## Notes",
     "",
   ];
@@ -100,8 +129,7 @@ export function renderPerformanceDoc(run: BenchRun): string {
     "",
     `**${targetsSummary(run.scenarios)}**`,
     "",
-    ...resultsTable(run.scenarios),
-    "",
+    ...mainTable(run.scenarios),
     "What the rows mean:",
     "",
     '- *bare action*: the same routing-controllers action returning the same ~1 KB JSON body, with no cache at all; *apicache hit*: apicache 1.6 mounted with `@UseBefore(apicache.middleware("5 minutes"))` on the same kind of action.',
@@ -109,13 +137,14 @@ export function renderPerformanceDoc(run: BenchRun): string {
     "- Miss overhead: an action that waits 20 ms, cached with a key unique per request, against the same action uncached; the difference is what a miss costs (lookup, capture, store in the background).",
     "- Versioned tags are invalidated in O(1) (one version bump), whatever the number of entries; plain tags delete their entries in batches of short Redis commands.",
     "",
+    ...twoTiersSection(run.scenarios),
     "### Running the benchmark",
     "",
     "```sh",
     "redis-server --port 6379 &   # the Redis scenarios need it; the others run without",
     "npm run bench                # about 5 minutes; writes bench/REPORT.md and docs/performance.md",
     "npm run bench -- --quick     # a shorter smoke run (smaller N, fewer rounds)",
-    "npm run bench -- --only=hits,memory   # some scenarios: hits, redis, misses, invalidation, memory",
+    "npm run bench -- --only=hits,memory   # some scenarios: hits, redis, misses, invalidation, memory, telemetry, bounds, tiers",
     "```",
     "",
     "It is not part of `npm test`. It only touches Redis keys under the `bench:` prefix and deletes them at the end (SCAN + UNLINK, never FLUSHALL); SLOWLOG settings changed for scenario 5 are put back right after. " +

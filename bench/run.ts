@@ -4,7 +4,7 @@
  *
  *   npm run bench                       # everything (about 7 minutes)
  *   npm run bench -- --quick            # shorter runs, smaller N (a smoke run)
- *   npm run bench -- --only=hits,redis  # hits, redis, misses, invalidation, memory, telemetry, bounds
+ *   npm run bench -- --only=hits,redis  # hits, redis, misses, invalidation, memory, telemetry, bounds, tiers
  *   npm run bench -- --rounds=5 --duration=2 --connections=10
  */
 import "reflect-metadata";
@@ -23,11 +23,12 @@ import { runMemoryScenario, type RedisIndexBytes } from "./scenarios/memory";
 import { runMissScenario } from "./scenarios/misses";
 import { runRedisHitScenario } from "./scenarios/redisHits";
 import { runTelemetryScenario } from "./scenarios/telemetry";
+import { runTierScenario } from "./scenarios/tiers";
 import { msSince } from "./stats";
 import type { ScenarioReport } from "./types";
 
 const ROOT = path.resolve(__dirname, "..");
-const SCENARIOS = ["hits", "redis", "misses", "invalidation", "memory", "telemetry", "bounds"] as const;
+const SCENARIOS = ["hits", "redis", "misses", "invalidation", "memory", "telemetry", "bounds", "tiers"] as const;
 
 function option(name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -133,6 +134,7 @@ async function main(): Promise<void> {
       await attempt("tag-bytes", "9. Redis bytes per stored response", () => runTagBytesScenario(ctx, needsRedis()));
       await attempt("redis-down", "10. Invalidation with Redis down", () => runRedisDownScenario(ctx));
     }
+    if (wanted("tiers")) await attempt("tiers", "11. Two tiers: local tier in front of Redis", () => runTierScenario(ctx, needsRedis()));
   } finally {
     if (probe) {
       const removed = await probe.cleanNamespace(ctx.namespace).catch(() => -1);

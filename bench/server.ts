@@ -11,9 +11,10 @@ import { writeFileSync } from "node:fs";
 import http from "node:http";
 import { Session } from "node:inspector";
 import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
 import { createExpressServer, createKoaServer, Get, JsonController, UseBefore, useContainer } from "routing-controllers";
 import { Container, Service } from "typedi";
-import { CachePage, configureCachePage, generateCacheKey, getCacheBackend, KeyvCacheBackend } from "../src";
+import { CachePage, type CacheRequest, closeCachePage, configureCachePage, generateCacheKey, getCacheBackend, invalidateTag, KeyvCacheBackend } from "../src";
 import { registerCachePageMetrics } from "../src/prometheus";
 import { BODY, BODY_BYTES } from "./body";
 
@@ -38,6 +39,10 @@ export interface ServerConfig {
   telemetry?: "none" | "prometheus";
   /** With the memory store: the default backend's `maxBytes` (unset: the library's default). */
   maxBytes?: number;
+  /** With the Redis store: the two tiers (SPEC §9), a local tier in front of Redis. */
+  local?: { leaseMs?: number; maxBytes?: number };
+  /** Mount `/page/:id` (one key per id whatever the host, tag `page-<id>`): the two-tier scenario's pages. */
+  tierPages?: boolean;
 }
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? "{}") as ServerConfig;
@@ -52,7 +57,16 @@ if (config.telemetry === "prometheus") {
 
 if (config.store === "redis") {
   configureCachePage({
-    backends: { default: { backend: "keyv", options: { store: config.redisUrl ?? "redis://127.0.0.1:6379", namespace: config.namespace ?? "bench" } } },
+    backends: {
+      default: {
+        backend: "keyv",
+        options: {
+          store: config.redisUrl ?? "redis://127.0.0.1:6379",
+          namespace: config.namespace ?? "bench",
+          ...(config.local ? { local: config.local } : {}),
+        },
+      },
+    },
   });
 } else if (config.maxBytes !== undefined) {
   configureCachePage({ backends: { default: { backend: "keyv", options: { maxBytes: config.maxBytes } } } });
@@ -101,6 +115,17 @@ class CachedController {
 
 @Service()
 @JsonController()
+class TierPageController {
+  /** The same key on every instance (the Host differs by port), as behind a load balancer; one plain tag per page. */
+  @Get("/page/:id")
+  @CachePage({ timeout: 600, keyFunc: (req: CacheRequest) => `page-${req.params.id}`, tags: [(req: CacheRequest) => `page-${req.params.id}`] })
+  page() {
+    return BODY;
+  }
+}
+
+@Service()
+@JsonController()
 class ApicacheController {
   /** apicache as its README shows it on one route: a before-middleware answering hits. */
   @Get("/apicache")
@@ -137,6 +162,38 @@ async function indexOverhead(n: number): Promise<{ perMembership: number; perEnt
   const perMembership = (heap() - start) / n;
   await indexed.close();
   return { perMembership, perEntry, keyLength: key(0).length };
+}
+
+/** What the `invalidate` command runs: `invalidateTag` of each tag in turn, `gapMs` apart, until the tags or `untilMs` run out. */
+interface InvalidateSeries {
+  tags: string[];
+  gapMs?: number;
+  /** Start no invalidation later than this many ms after the first one. */
+  untilMs?: number;
+}
+
+/** Times each `invalidateTag` in this process (from the call to its settling, performance.now()). */
+async function invalidateSeries(series: InvalidateSeries): Promise<{ ms: number[]; startedAt: number[]; errors: string[]; failed: number[] }> {
+  const ms: number[] = [];
+  const startedAt: number[] = [];
+  const errors: string[] = [];
+  /** Indexes (in `ms`) of the calls that rejected. */
+  const failed: number[] = [];
+  const first = performance.now();
+  for (const tag of series.tags) {
+    const started = performance.now();
+    if (series.untilMs !== undefined && started - first > series.untilMs) break;
+    try {
+      await invalidateTag(tag);
+    } catch (error) {
+      errors.push(`${tag}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+      failed.push(ms.length);
+    }
+    ms.push(performance.now() - started);
+    startedAt.push(started - first);
+    if (series.gapMs) await sleep(series.gapMs);
+  }
+  return { ms, startedAt, errors, failed };
 }
 
 let profiler: Session | undefined;
@@ -179,6 +236,18 @@ async function handle(message: { id: number; cmd: string; args?: Record<string, 
       writeFileSync(String(message.args?.file), JSON.stringify(result.profile));
       return { file: message.args?.file };
     }
+    case "tierStatus": {
+      // The default backend's local tier, when it has one (SPEC §9).
+      const backend = getCacheBackend() as KeyvCacheBackend;
+      const link = backend.tierLink;
+      return { local: link !== undefined, id: link?.id, serving: link?.serving() ?? false, lapses: link?.lapses ?? 0, entries: backend.localTier?.size ?? 0 };
+    }
+    case "invalidate":
+      return invalidateSeries(message.args as unknown as InvalidateSeries);
+    case "closeCache":
+      // Closes every backend (a local tier gives its lease up, so no invalidation waits for this process).
+      await closeCachePage();
+      return { closed: true };
     case "close":
       setTimeout(() => process.exit(0), 50);
       return { closing: true };
@@ -198,6 +267,7 @@ async function main(): Promise<void> {
   useContainer(Container);
   const controllers: Function[] = [BareController, CachedController];
   if (config.driver === "express" && config.apicache !== false) controllers.push(ApicacheController);
+  if (config.tierPages) controllers.push(TierPageController);
   const settings = { controllers, defaultErrorHandler: true, development: false };
   const app = config.driver === "koa" ? createKoaServer(settings) : createExpressServer(settings);
   // autocannon closes its sockets when a fixed `amount` is done, pipelined responses then fail

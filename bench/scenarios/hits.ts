@@ -16,7 +16,7 @@ export interface HitProfile {
 }
 
 /** Checks that a cached route really answers from the cache before it is measured. */
-async function expectHit(server: ServerProcess, pathname: string, header: string, value?: string): Promise<void> {
+export async function expectHit(server: ServerProcess, pathname: string, header: string, value?: string): Promise<void> {
   let last = "";
   for (let i = 0; i < 3; i++) {
     const res = await fetch(server.url(pathname));
@@ -27,7 +27,7 @@ async function expectHit(server: ServerProcess, pathname: string, header: string
   throw new Error(`${pathname} on ${server.label} is not served from its cache (header ${header} = "${last}")`);
 }
 
-function cpuRow(scenario: string, c: Comparison, a: string, b: string, baseLabel: string): ResultRow {
+export function cpuRow(scenario: string, c: Comparison, a: string, b: string, baseLabel: string): ResultRow {
   return {
     scenario,
     measured: `${fmtInt(c.perCpuSecond(a))} req per CPU-s (${fmtInt(1e6 / c.perCpuSecond(a))} µs/req)`,
@@ -49,7 +49,7 @@ function latencyRow(scenario: string, c: Comparison, hit: string, base: string, 
   };
 }
 
-function rpsRow(scenario: string, c: Comparison, a: string, b: string, baseLabel: string, target?: number): ResultRow {
+export function rpsRow(scenario: string, c: Comparison, a: string, b: string, baseLabel: string, target?: number): ResultRow {
   const ratio = c.ratio(a, b, "rps");
   const [low, high] = c.ratioRange(a, b, "rps");
   return {
@@ -62,12 +62,19 @@ function rpsRow(scenario: string, c: Comparison, a: string, b: string, baseLabel
   };
 }
 
-async function profileHits(ctx: BenchContext, server: ServerProcess, driver: string, pathname: string, name: string): Promise<HitProfile> {
+export async function profileHits(
+  ctx: BenchContext,
+  server: ServerProcess,
+  driver: string,
+  pathname: string,
+  name: string,
+  connections = ctx.connections,
+): Promise<HitProfile> {
   const file = path.join(ctx.profilesDir, `${driver}-${name}.cpuprofile`);
   ctx.log(`  profiling ${driver} ${name} for 5 s -> ${path.relative(process.cwd(), file)}`);
   await server.command("profileStart");
   const before = processTicks(server.pid);
-  const r = await runLoad({ url: server.url(pathname), duration: 5, connections: ctx.connections });
+  const r = await runLoad({ url: server.url(pathname), duration: 5, connections });
   const cpuMicros = ((processTicks(server.pid) - before) * 1e6) / TICKS_PER_SECOND / r.ok;
   await server.command("profileStop", { file });
   return { driver: `${driver} ${name}`, summary: summarizeProfile(file, 15, r.ok, cpuMicros) };
