@@ -60,5 +60,6 @@ export {
   type CachePageStoreEvent,
   type CachePageInvalidateEvent,
   type CachePagePurgeEvent,
+  type CachePageTierEvent,
 } from "./telemetry/events";
 export { subscribeCachePage, type CachePageListeners } from "./telemetry/subscribe";

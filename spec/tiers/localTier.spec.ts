@@ -1,6 +1,22 @@
 import { expect } from "chai";
 import { performance } from "node:perf_hooks";
-import { CachePageConfigError, CompositeBackend, KeyvCacheBackend, type CachedResponse, type CacheEntry, type TagRef } from "../../src";
+import { Registry } from "prom-client";
+import {
+  CachePageConfigError,
+  closeCachePage,
+  CompositeBackend,
+  configureCachePage,
+  getCacheBackend,
+  invalidateTag,
+  KeyvCacheBackend,
+  resetCachePageConfig,
+  subscribeCachePage,
+  type CachedResponse,
+  type CacheEntry,
+  type CachePageTierEvent,
+  type TagRef,
+} from "../../src";
+import { registerCachePageMetrics } from "../../src/prometheus";
 import { BackendOptionsError } from "../../src/config/errors";
 import { buildStorageKey } from "../../src/keys/storageKey";
 import { LocalTier } from "../../src/tiers/LocalTier";
@@ -189,5 +205,63 @@ describe("the local tier (SPEC §9)", function () {
       await b.invalidateTagsDetailed(["closed"]);
       expect(performance.now() - started).to.be.below(250);
     });
+  });
+});
+
+describe("two-tier telemetry (custom-cache-page:tier, Prometheus)", function () {
+  this.timeout(20000);
+  requireStore("redis");
+
+  it("reports a revocation by the invalidating process and the lapse of the revoked one, with the lease state as a gauge", async () => {
+    const namespace = uniqueNamespace("tier-tel");
+    const options = { store: REDIS_URL, namespace, local: { leaseMs: 1000 } };
+    configureCachePage({ backends: { a: { backend: "keyv", options }, b: { backend: "keyv", options } } });
+    const registry = new Registry();
+    const stopMetrics = registerCachePageMetrics(registry);
+    const events: CachePageTierEvent[] = [];
+    const stop = subscribeCachePage({ tier: (e) => events.push(e) });
+    try {
+      const [a, b] = [getCacheBackend("a") as KeyvCacheBackend, getCacheBackend("b") as KeyvCacheBackend];
+      await eventually(() => a.tierLink!.serving() && b.tierLink!.serving(), 3000, "leases");
+      expect(await registry.getSingleMetricAsString("cache_page_tier_serving")).to.match(/cache_page_tier_serving\{backend="a"\} 1/);
+      // a's reader is stuck: b revokes a's lease, and a drops its tier at its next renewal.
+      a.localTier!.apply = () => undefined;
+      a.tierLink!.channel.acknowledge = () => new Promise<never>(() => undefined);
+      await invalidateTag("tel", "b");
+      await eventually(() => events.some((e) => e.backend === "a" && e.kind === "lapsed"), 3000, "a lapse event");
+      expect(events).to.deep.include({ backend: "b", kind: "revoked", count: 1 });
+      const counted = await registry.getSingleMetricAsString("cache_page_tier_events_total");
+      expect(counted).to.include('cache_page_tier_events_total{backend="b",kind="revoked"} 1');
+      expect(counted).to.match(/cache_page_tier_events_total\{backend="a",kind="lapsed"\} \d/);
+    } finally {
+      stop();
+      stopMetrics();
+      await closeCachePage();
+      resetCachePageConfig();
+    }
+  });
+});
+
+describe("invalidateTag waiting out a revoked lease longer than the invalidation deadline", function () {
+  this.timeout(20000);
+  requireStore("redis");
+
+  it("resolves (it does not reject as if the store were unreachable) within the store timeout plus the lease", async () => {
+    const namespace = uniqueNamespace("tier-long");
+    const options = { store: REDIS_URL, namespace, local: { leaseMs: 3000 } };
+    configureCachePage({ backends: { a: { backend: "keyv", options }, b: { backend: "keyv", options } } });
+    try {
+      const [a, b] = [getCacheBackend("a") as KeyvCacheBackend, getCacheBackend("b") as KeyvCacheBackend];
+      await eventually(() => a.tierLink!.serving() && b.tierLink!.serving(), 3000, "leases");
+      a.localTier!.apply = () => undefined;
+      a.tierLink!.channel.acknowledge = () => new Promise<never>(() => undefined);
+      // a's lease was just renewed: up to 3 s are left when b revokes it, more than storeTimeoutMs + 1 s.
+      const started = performance.now();
+      expect(await invalidateTag("long", "b")).to.equal(0);
+      expect(performance.now() - started).to.be.within(300, 300 + 3000 + 300);
+    } finally {
+      await closeCachePage();
+      resetCachePageConfig();
+    }
   });
 });

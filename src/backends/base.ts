@@ -144,6 +144,15 @@ export abstract class BaseCacheBackend {
    */
   localBytes?(): number | undefined;
 
+  /**
+   * Optional: whether this backend's local tier may serve hits now (its lease is valid, SPEC §9),
+   * for the `cache_page_tier_serving` metric. Undefined: no local tier.
+   *
+   * @example
+   * override localTierServing() { return this.lease.valid(); }
+   */
+  localTierServing?(): boolean;
+
   /** When the store last answered during a long operation (ms since the epoch), see {@link noteStoreProgress}. */
   lastStoreProgressAt?: number;
 

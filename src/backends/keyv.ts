@@ -11,7 +11,9 @@ import type { StoreDriver } from "../stores/StoreDriver";
 import { DEFAULT_STORE_TIMEOUT_MS, isStoreHealthFailure } from "../stores/storeHealth";
 import type { TierChannel, TierEvent } from "../stores/TierChannel";
 import { DEFAULT_LOCAL_MAX_BYTES, LocalTier } from "../tiers/LocalTier";
-import { DEFAULT_LEASE_MS, publishInvalidation, TierLink } from "../tiers/TierLink";
+import { DEFAULT_LEASE_MS, publishInvalidation, TierLink, type TierLinkEvent } from "../tiers/TierLink";
+import { backendLabel } from "../telemetry/backendNames";
+import { tierChannel, type CachePageTierEvent } from "../telemetry/events";
 import { BackendOptionsError } from "../config/errors";
 import { BaseCacheBackend } from "./base";
 import { decodeEntry, encodeEntry, ownedBytes, type DecodedEntry } from "./entryCodec";
@@ -170,8 +172,10 @@ export class KeyvCacheBackend extends BaseCacheBackend {
       this.tierLink = new TierLink(this.channel, tier, {
         leaseMs: options.local.leaseMs ?? DEFAULT_LEASE_MS,
         graceMs: this.graceMs(),
+        onEvent: (event) => this.reportTierEvent(event),
       });
       this.localBytes = () => tier.bytes();
+      this.localTierServing = () => this.tierLink!.serving();
       this.tierLink.start();
     }
     this.versions = new TagVersionStore(this.stores);
@@ -456,7 +460,14 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     if (!this.channel) return;
     const progress = () => this.noteStoreProgress();
     if (this.tierLink) await this.tierLink.publish(event, progress);
-    else await publishInvalidation(this.channel, event, "", this.graceMs(), progress);
+    else await publishInvalidation(this.channel, event, "", this.graceMs(), progress, (e) => this.reportTierEvent(e));
+  }
+
+  /** Publishes what happened to the lease on `custom-cache-page:tier`. */
+  private reportTierEvent(event: TierLinkEvent): void {
+    if (!tierChannel.hasSubscribers) return;
+    const message: CachePageTierEvent = { backend: backendLabel(this), ...event };
+    tierChannel.publish(message);
   }
 
   /** How long an invalidation waits for another instance before revoking its lease: the store timeout. */

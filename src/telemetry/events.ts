@@ -18,6 +18,7 @@ export const CACHE_PAGE_CHANNELS = {
   store: "custom-cache-page:store",
   invalidate: "custom-cache-page:invalidate",
   purge: "custom-cache-page:purge",
+  tier: "custom-cache-page:tier",
 } as const;
 
 /** What the cache did with one request to a cached action. */
@@ -60,6 +61,23 @@ export interface CachePageInvalidateEvent {
   error?: unknown;
 }
 
+/**
+ * What happened to a two-tier backend's lease (SPEC §9), on `custom-cache-page:tier`:
+ * - `lapsed`: a renewal found this instance's lease gone (expired during a partition, revoked, the
+ *   store lost it, or the first one): its local tier was dropped;
+ * - `connection-lost`: a connection to the store broke: no local hits until the next renewal;
+ * - `revoked`: an invalidation from this process waited longer than the store timeout for other
+ *   instances and revoked their leases (`count` of them).
+ *
+ * @example
+ * diagnostics_channel.subscribe(CACHE_PAGE_CHANNELS.tier, (e) => console.warn("tier", (e as CachePageTierEvent).kind));
+ */
+export interface CachePageTierEvent {
+  backend: string;
+  kind: "lapsed" | "connection-lost" | "revoked";
+  count?: number;
+}
+
 /** One message per CDN purge call, on `custom-cache-page:purge`. */
 export interface CachePagePurgeEvent {
   backend: string;
@@ -72,6 +90,7 @@ export const requestChannel = diagnostics_channel.channel(CACHE_PAGE_CHANNELS.re
 export const storeChannel = diagnostics_channel.channel(CACHE_PAGE_CHANNELS.store);
 export const invalidateChannel = diagnostics_channel.channel(CACHE_PAGE_CHANNELS.invalidate);
 export const purgeChannel = diagnostics_channel.channel(CACHE_PAGE_CHANNELS.purge);
+export const tierChannel = diagnostics_channel.channel(CACHE_PAGE_CHANNELS.tier);
 
 /** Follows one request for its `custom-cache-page:request` message; made only while someone listens. */
 export class RequestTrace {

@@ -1,12 +1,20 @@
 import diagnostics_channel from "node:diagnostics_channel";
-import { CACHE_PAGE_CHANNELS, type CachePageInvalidateEvent, type CachePagePurgeEvent, type CachePageRequestEvent, type CachePageStoreEvent } from "./events";
+import {
+  CACHE_PAGE_CHANNELS,
+  type CachePageInvalidateEvent,
+  type CachePagePurgeEvent,
+  type CachePageRequestEvent,
+  type CachePageStoreEvent,
+  type CachePageTierEvent,
+} from "./events";
 
-/** Listeners for the cache's four channels; any may be left out. */
+/** Listeners for the cache's channels; any may be left out. */
 export interface CachePageListeners {
   request?(event: CachePageRequestEvent): void;
   store?(event: CachePageStoreEvent): void;
   invalidate?(event: CachePageInvalidateEvent): void;
   purge?(event: CachePagePurgeEvent): void;
+  tier?(event: CachePageTierEvent): void;
 }
 
 /**
@@ -20,7 +28,7 @@ export interface CachePageListeners {
  */
 export function subscribeCachePage(listeners: CachePageListeners): () => void {
   const subscriptions: Array<[string, (message: unknown) => void]> = [];
-  for (const kind of ["request", "store", "invalidate", "purge"] as const) {
+  for (const kind of ["request", "store", "invalidate", "purge", "tier"] as const) {
     const listener = listeners[kind] as ((event: unknown) => void) | undefined;
     if (!listener) continue;
     const wrapped = (message: unknown) => {

@@ -31,7 +31,7 @@ export function idBefore(a: string, b: string): boolean {
  * `graceMs` has its lease revoked, and the call waits out what that lease had left (at most its
  * length). Each answer of the store counts as progress (`onProgress`), so an invalidation deadline
  * restarts while it waits. Works without a lease of its own (`self` empty): every process that
- * invalidates on the store goes through the log.
+ * invalidates on the store goes through the log. `onEvent` hears of revocations.
  *
  * @example
  * await publishInvalidation(channel, { tags: [["products", 18]], parts: [] }, "", 300, () => undefined);
@@ -42,6 +42,7 @@ export async function publishInvalidation(
   self: string,
   graceMs: number,
   onProgress: () => void,
+  onEvent?: (event: TierLinkEvent) => void,
 ): Promise<{ id: string; revoked: number }> {
   const started = performance.now();
   const appended = await channel.append(event, self);
@@ -59,6 +60,7 @@ export async function publishInvalidation(
       const left = await Promise.all(pending.map((instance) => channel.revoke(instance)));
       onProgress();
       revoked += pending.length;
+      onEvent?.({ kind: "revoked", count: pending.length });
       revokedUntil = Math.max(revokedUntil, performance.now() + Math.max(...left) + 1);
       pending = [];
       continue;
@@ -82,6 +84,19 @@ export interface TierLinkOptions {
   leaseMs: number;
   /** How long an invalidation waits for another instance before it revokes that instance's lease, ms. */
   graceMs: number;
+  /** Told when the lease lapsed (the tier was dropped), a connection was lost, or this process revoked other leases. */
+  onEvent?(event: TierLinkEvent): void;
+}
+
+/**
+ * What a {@link TierLink} reports (see `CachePageTierEvent` for what each means).
+ *
+ * @example
+ * const event: TierLinkEvent = { kind: "revoked", count: 1 };
+ */
+export interface TierLinkEvent {
+  kind: "lapsed" | "connection-lost" | "revoked";
+  count?: number;
 }
 
 /**
@@ -140,6 +155,7 @@ export class TierLink {
       this.validUntil = 0;
       this.token = undefined;
       this.lostAt = performance.now();
+      this.options.onEvent?.({ kind: "connection-lost" });
     });
     this.renew();
     void this.readLoop();
@@ -151,7 +167,7 @@ export class TierLink {
    */
   async publish(event: TierEvent, onProgress: () => void): Promise<{ id: string; revoked: number }> {
     this.tier.apply(event);
-    return publishInvalidation(this.channel, event, this.id, this.options.graceMs, onProgress);
+    return publishInvalidation(this.channel, event, this.id, this.options.graceMs, onProgress, this.options.onEvent);
   }
 
   /** Stops renewing and reading, and gives the lease up so no invalidation waits for this instance. */
@@ -204,6 +220,8 @@ export class TierLink {
           if (!continuous) {
             this.lapses += 1;
             this.tier.clear();
+            // The first lease of an instance is no lapse worth telling.
+            if (this.lapses > 1) this.options.onEvent?.({ kind: "lapsed" });
             if (idBefore(this.cursor, lastId)) this.cursor = lastId;
             this.jumps += 1;
           }

@@ -65,14 +65,15 @@ end
  */
 const RENEW_SCRIPT = new RedisScript(`${LUA}
 local t = now()
-local created = redis.call('HGET', KEYS[1], '_c')
+local got = redis.call('HMGET', KEYS[1], '_c', '_l', ARGV[4])
+local created = got[1]
 if not created then
   created = string.format('%.0f', t)
   redis.call('HSET', KEYS[1], '_c', created)
 end
 local lease = tonumber(ARGV[3])
-if lease > tonumber(redis.call('HGET', KEYS[1], '_l') or '0') then redis.call('HSET', KEYS[1], '_l', ARGV[3]) end
-local tok, exp, wm = parse(redis.call('HGET', KEYS[1], ARGV[4]))
+if lease > tonumber(got[2] or '0') then redis.call('HSET', KEYS[1], '_l', ARGV[3]) end
+local tok, exp, wm = parse(got[3])
 local continuous = 0
 if tok and ARGV[2] ~= '' and tok == ARGV[2] and exp >= t then continuous = 1 end
 local last = '0-0'

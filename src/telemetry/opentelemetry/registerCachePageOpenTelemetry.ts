@@ -37,6 +37,9 @@ export function registerCachePageOpenTelemetry(options: CachePageOpenTelemetryOp
   const invalidations = meter.createCounter("cache_page.invalidations", { description: "Invalidations, per backend" });
   const invalidationFailures = meter.createCounter("cache_page.invalidation.failures", { description: "Invalidations that failed or timed out" });
   const purgeFailures = meter.createCounter("cache_page.purge.failures", { description: "CDN purge requests that failed after their retries" });
+  const tierEvents = meter.createCounter("cache_page.tier.events", {
+    description: "Two-tier lease events: lapsed (local tier dropped), connection-lost, revoked (leases of other instances)",
+  });
   const localBytes = meter.createObservableGauge("cache_page.local.bytes", { description: "Bytes the cache holds in this process's memory", unit: "By" });
   const observeLocal = (result: { observe(value: number, attributes?: Attributes): void }) => {
     for (const [, backend] of listCacheBackends()) {
@@ -83,6 +86,9 @@ export function registerCachePageOpenTelemetry(options: CachePageOpenTelemetryOp
     },
     purge(e) {
       if (e.error !== undefined) purgeFailures.add(1, { backend: e.backend });
+    },
+    tier(e) {
+      tierEvents.add(e.count ?? 1, { backend: e.backend, kind: e.kind });
     },
   });
   return () => {

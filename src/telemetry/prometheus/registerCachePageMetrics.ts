@@ -83,6 +83,25 @@ export function registerCachePageMetrics(registry: Registry, options: CachePageM
       }
     },
   });
+  const tierEvents = new Counter({
+    name: `${prefix}tier_events_total`,
+    help: "Two-tier lease events: lapsed (local tier dropped), connection-lost, revoked (leases of other instances)",
+    labelNames: ["backend", "kind"],
+    registers,
+  });
+  new Gauge({
+    name: `${prefix}tier_serving`,
+    help: "1 while a two-tier backend's lease lets this process serve local hits, else 0",
+    labelNames: ["backend"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [, backend] of listCacheBackends()) {
+        const serving = backend.localTierServing?.();
+        if (typeof serving === "boolean") this.set({ backend: backendLabel(backend) }, serving ? 1 : 0);
+      }
+    },
+  });
   const names = [
     "requests_total",
     "action_duration_seconds",
@@ -91,6 +110,8 @@ export function registerCachePageMetrics(registry: Registry, options: CachePageM
     "invalidation_failures_total",
     "purge_failures_total",
     "local_bytes",
+    "tier_events_total",
+    "tier_serving",
   ].map((n) => `${prefix}${n}`);
   const stop = subscribeCachePage({
     request(e) {
@@ -106,6 +127,9 @@ export function registerCachePageMetrics(registry: Registry, options: CachePageM
     },
     purge(e) {
       if (e.error !== undefined) purgeFailures.inc({ backend: e.backend });
+    },
+    tier(e) {
+      tierEvents.inc({ backend: e.backend, kind: e.kind }, e.count ?? 1);
     },
   });
   return () => {
