@@ -13,7 +13,12 @@ import { GenerationOracle } from "./generationOracle";
 describe("two tiers when Redis loses the leases", function () {
   this.timeout(60000);
   requireStore("redis");
-  if (!OwnRedis.available() && process.env.CI) throw new Error("redis-server is needed for these tests");
+  before(function () {
+    if (OwnRedis.available()) return;
+    if (process.env.CI) throw new Error("redis-server (the binary) is needed in CI to restart a Redis of the test's own");
+    console.log("      [skipped] no redis-server binary on this machine");
+    this.skip();
+  });
 
   for (const round of [0, 1]) {
     it(`a Redis restarted without its data: no stale page after the next invalidation (round ${round})`, async () => {
