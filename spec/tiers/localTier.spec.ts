@@ -20,6 +20,7 @@ import { registerCachePageMetrics } from "../../src/prometheus";
 import { BackendOptionsError } from "../../src/config/errors";
 import { buildStorageKey } from "../../src/keys/storageKey";
 import { LocalTier } from "../../src/tiers/LocalTier";
+import { TcpProxy } from "../support/tcpProxy";
 import { requireStore, REDIS_URL, uniqueNamespace } from "../support/stores";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -262,6 +263,34 @@ describe("invalidateTag waiting out a revoked lease longer than the invalidation
     } finally {
       await closeCachePage();
       resetCachePageConfig();
+    }
+  });
+});
+
+describe("closing a two-tier backend while Redis does not answer", function () {
+  this.timeout(20000);
+  requireStore("redis");
+
+  it("the tier gives its lease up within the store timeout, or leaves it to run out", async () => {
+    const target = new URL(REDIS_URL);
+    const proxy = await TcpProxy.start({ targetHost: target.hostname, targetPort: Number(target.port || 6379) });
+    try {
+      configureCachePage({
+        backends: { a: { backend: "keyv", options: { store: proxy.url, namespace: uniqueNamespace("tier-close"), local: { leaseMs: 1000 } } } },
+      });
+      const a = getCacheBackend("a") as KeyvCacheBackend;
+      await eventually(() => a.tierLink!.serving(), 3000, "lease");
+      proxy.pause();
+      const started = performance.now();
+      await a.tierLink!.close();
+      expect(performance.now() - started).to.be.below(300 + 200);
+      expect(a.tierLink!.serving()).to.equal(false);
+    } finally {
+      proxy.resume();
+      await closeCachePage();
+      resetCachePageConfig();
+      proxy.resume();
+      await proxy.close();
     }
   });
 });

@@ -12,6 +12,17 @@ export const DEFAULT_LEASE_MS = 2000;
  */
 const LEASE_SHARE = 0.95;
 
+/** Waits for `work` at most `ms` (never rejects). */
+async function withinMs(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  await Promise.race([work.catch(() => undefined), timeout]);
+  clearTimeout(timer);
+}
+
 /**
  * True when stream id `a` sorts before `b` (`ms-seq`).
  *
@@ -176,7 +187,8 @@ export class TierLink {
     this.closed = true;
     this.validUntil = 0;
     if (this.timer) clearTimeout(this.timer);
-    if (this.started) await this.channel.dropLease(this.id).catch(() => undefined);
+    // Best effort, bounded: with the store down the lease simply runs out.
+    if (this.started) await withinMs(this.channel.dropLease(this.id), this.options.graceMs);
     // Closing the channel cuts the reader's connection: the read loop ends with it.
     await this.channel.close().catch(() => undefined);
   }
