@@ -256,6 +256,11 @@ export async function runTierScenario(ctx: BenchContext, probe: RedisProbe): Pro
       2.0,
     );
     rows.push(vsMemory, vsRedis);
+    notes.push(
+      `11b: at ${CONNECTIONS} connections each server is bound by its own CPU (one process on a 2-core machine shared with the load generator and redis-server), ` +
+        "so throughput follows the server's CPU per request (11b′): beyond a local hit, a Redis-store hit costs the server only the reply's parsing and decoding, " +
+        "while the other connections hide its round trip. 11h measures the round trip itself, at one connection.",
+    );
     rows.push(cpuRow("11a′. Local-tier hit vs memory-store hit, requests per server CPU-second", c, "local", "memory", "memory-store hit"));
     rows.push(
       cpuRow(
@@ -284,6 +289,33 @@ export async function runTierScenario(ctx: BenchContext, probe: RedisProbe): Pro
     });
     const failed = ["memory", "redis", "local"].reduce((sum, n) => sum + c.failed(n), 0);
     if (failed > 0) notes.push(`${failed} requests failed during the hit runs.`);
+
+    // ---- 11h: the same at one connection, where a hit's latency (not the server's CPU) sets the pace ----
+    ctx.log("  Express, 1 connection: memory-store, Redis-store and local-tier hits");
+    const one: Comparison = await compareInterleaved(
+      [
+        { name: "memory", url: memory.url("/cached"), pid: memory.pid },
+        { name: "redis", url: shared.url("/cached"), pid: shared.pid },
+        { name: "local", url: local.url("/cached"), pid: local.pid },
+      ],
+      {
+        rounds: ctx.rounds,
+        duration: ctx.duration,
+        warmupSeconds: ctx.warmupSeconds,
+        connections: 1,
+        pids: [memory.pid, shared.pid, local.pid, redisPid],
+        log: ctx.log,
+      },
+    );
+    rows.push(rpsRow("11h. Express, 1 connection: local-tier hit vs Redis-store hit (throughput)", one, "local", "redis", "Redis-store hit", undefined));
+    rows.push({
+      scenario: "11h′. Same, 1 connection: hit latency p50 (local / memory / Redis)",
+      measured: `local ${fmtMs(one.median("local", "p50"))}`,
+      baseline: `memory ${fmtMs(one.median("memory", "p50"))}; Redis ${fmtMs(one.median("redis", "p50"))}`,
+      ratio: `${fmtRatio(one.ratio("local", "memory", "p50"))} vs memory; ${fmtRatio(one.ratio("local", "redis", "p50"))} vs Redis`,
+      target: "— (lower is better)",
+      met: "—",
+    });
 
     // ---- 11d: Redis commands per local hit ----
     // commandstats counts every client of the shared Redis: the idle rate (others, and this

@@ -7,7 +7,7 @@ import { entryPart, lockPart } from "../stores/keyParts";
 import { DEFAULT_MEMORY_MAX_BYTES } from "../stores/memory/MemoryStore";
 import { openStoreDriver, type KeyvStoreSpec } from "../stores/openStoreDriver";
 import { RETENTION_SLACK_MS } from "../stores/retention";
-import type { StoreDriver } from "../stores/StoreDriver";
+import type { StoreDriver, VersionWrite } from "../stores/StoreDriver";
 import { DEFAULT_STORE_TIMEOUT_MS, isStoreHealthFailure } from "../stores/storeHealth";
 import type { TierChannel, TierEvent } from "../stores/TierChannel";
 import { DEFAULT_LOCAL_MAX_BYTES, LocalTier } from "../tiers/LocalTier";
@@ -372,16 +372,8 @@ export class KeyvCacheBackend extends BaseCacheBackend {
    */
   override async invalidateTagsDetailed(tags: string[]): Promise<{ deleted: number; versions: Record<string, number> }> {
     const names = [...new Set(tags)];
-    await this.stores.ready();
     // Versions first (O(1) each): from then on no entry stored before is served from the store.
-    const bumps = await Promise.all(
-      names.map((tag) => {
-        const localTimeout = versionedTimeoutOf(tag);
-        // A plain tag's new version needs to live only until entries stored under it lengthen it.
-        return this.versions.bumpTag(tag, localTimeout ?? LOOKUP_VERSION_SECONDS, localTimeout !== undefined);
-      }),
-    );
-    this.noteStoreProgress();
+    const bumps = await this.bumpAll(names);
     // Every local tier learns the new versions (and this call waits for them) while the index drains.
     const [counts] = await Promise.all([
       Promise.all(names.map((tag) => this.drainTag(tag))),
@@ -410,15 +402,8 @@ export class KeyvCacheBackend extends BaseCacheBackend {
 
   private async markStale(tags: string[]): Promise<number> {
     const names = [...new Set(tags)];
-    await this.stores.ready();
     const since = Date.now();
-    const bumps = await Promise.all(
-      names.map((tag) => {
-        const localTimeout = versionedTimeoutOf(tag);
-        return this.versions.bumpTag(tag, localTimeout ?? LOOKUP_VERSION_SECONDS, localTimeout !== undefined);
-      }),
-    );
-    this.noteStoreProgress();
+    const bumps = await this.bumpAll(names);
     await Promise.all([
       ...names.map((tag, i) => {
         const { previous, version, expiresAt } = bumps[i];
@@ -430,6 +415,20 @@ export class KeyvCacheBackend extends BaseCacheBackend {
       this.publish({ tags: names.map((tag, i) => [tag, bumps[i].version]), parts: [] }),
     ]);
     return 0;
+  }
+
+  /** Moves each tag to a new version, all at once (a versioned tag's key keeps its own lifetime). */
+  private async bumpAll(names: string[]): Promise<VersionWrite[]> {
+    await this.stores.ready();
+    const bumps = await Promise.all(
+      names.map((tag) => {
+        const localTimeout = versionedTimeoutOf(tag);
+        // A plain tag's new version needs to live only until entries stored under it lengthen it.
+        return this.versions.bumpTag(tag, localTimeout ?? LOOKUP_VERSION_SECONDS, localTimeout !== undefined);
+      }),
+    );
+    this.noteStoreProgress();
+    return bumps;
   }
 
   /** Bumps, then drains the index in batches, noting progress after each batch deleted. */
