@@ -72,6 +72,8 @@ export interface TierChannel {
   read(after: string, blockMs: number): Promise<Array<{ id: string; event: TierEvent }>>;
   /** Closes the reading connection. */
   close(): Promise<void>;
+  /** Drops a reading connection that stopped answering; the next read opens a new one. */
+  resetReader?(): void;
   /**
    * Calls `listener` whenever a connection to the store is lost (the store restarted, the network
    * broke): the store may have lost the leases with it.

@@ -214,7 +214,7 @@ export class TierLink {
     }
     if (now - this.readerSeenAt > this.readBlockMs() + leaseMs) {
       // The reader is stuck: no renewal (the lease runs out), and a new connection for it.
-      (this.channel as { resetReader?(): void }).resetReader?.();
+      this.channel.resetReader?.();
       this.readerSeenAt = now;
       this.schedule(leaseMs / 3);
       return;
