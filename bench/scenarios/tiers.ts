@@ -224,21 +224,24 @@ export async function runTierScenario(ctx: BenchContext, probe: RedisProbe): Pro
       throw new Error(`the local tier of ${local.label} holds nothing after priming (${JSON.stringify(localState)})`);
     const redisPid = await probe.serverPid();
     ctx.log(`  Express, ${CONNECTIONS} connections: memory-store, Redis-store and local-tier hits`);
-    const c: Comparison = await compareInterleaved(
-      [
-        { name: "memory", url: memory.url("/cached"), pid: memory.pid },
-        { name: "redis", url: shared.url("/cached"), pid: shared.pid },
-        { name: "local", url: local.url("/cached"), pid: local.pid },
-      ],
-      {
-        rounds: ctx.rounds,
-        duration: ctx.duration,
-        warmupSeconds: ctx.warmupSeconds,
-        connections: CONNECTIONS,
-        pids: [memory.pid, shared.pid, local.pid, redisPid],
-        log: ctx.log,
-      },
-    );
+    // The three hit kinds, compared the same way at 50 connections (11a–c) and at one (11h).
+    const compareHits = (connections: number) =>
+      compareInterleaved(
+        [
+          { name: "memory", url: memory.url("/cached"), pid: memory.pid },
+          { name: "redis", url: shared.url("/cached"), pid: shared.pid },
+          { name: "local", url: local.url("/cached"), pid: local.pid },
+        ],
+        {
+          rounds: ctx.rounds,
+          duration: ctx.duration,
+          warmupSeconds: ctx.warmupSeconds,
+          connections,
+          pids: [memory.pid, shared.pid, local.pid, redisPid],
+          log: ctx.log,
+        },
+      );
+    const c: Comparison = await compareHits(CONNECTIONS);
     const vsMemory = rpsRow(
       `11a. Express, ${CONNECTIONS} connections: local-tier hit vs memory-store hit (throughput)`,
       c,
@@ -292,21 +295,7 @@ export async function runTierScenario(ctx: BenchContext, probe: RedisProbe): Pro
 
     // ---- 11h: the same at one connection, where a hit's latency (not the server's CPU) sets the pace ----
     ctx.log("  Express, 1 connection: memory-store, Redis-store and local-tier hits");
-    const one: Comparison = await compareInterleaved(
-      [
-        { name: "memory", url: memory.url("/cached"), pid: memory.pid },
-        { name: "redis", url: shared.url("/cached"), pid: shared.pid },
-        { name: "local", url: local.url("/cached"), pid: local.pid },
-      ],
-      {
-        rounds: ctx.rounds,
-        duration: ctx.duration,
-        warmupSeconds: ctx.warmupSeconds,
-        connections: 1,
-        pids: [memory.pid, shared.pid, local.pid, redisPid],
-        log: ctx.log,
-      },
-    );
+    const one: Comparison = await compareHits(1);
     rows.push(rpsRow("11h. Express, 1 connection: local-tier hit vs Redis-store hit (throughput)", one, "local", "redis", "Redis-store hit", undefined));
     rows.push({
       scenario: "11h′. Same, 1 connection: hit latency p50 (local / memory / Redis)",
