@@ -21,18 +21,18 @@ import type { Request, Response } from "express";
 import { Controller, createExpressServer, Get, Method, Req, Res, useContainer } from "routing-controllers";
 import { Container, Service } from "typedi";
 import { CachePage, generateCacheKey, type CachedResponse } from "../../src";
+import { ownFreshness } from "../../src/http/freshness";
 
 const ORIGIN = new URL(process.env.ORIGIN ?? "http://127.0.0.1:8000");
 const PORT = Number(process.env.PORT ?? 8001);
 const TIMEOUT_SETTING = process.env.CACHE_TIMEOUT ?? "3600";
 
-/** True when a stored response states its own lifetime (`max-age`, `s-maxage` or `Expires`). */
+/**
+ * True when a stored response states its own lifetime (`max-age`, `s-maxage` or `Expires`, or those
+ * of a valid `CDN-Cache-Control`), read by the same rule the cache applies.
+ */
 function hasOwnFreshness(response: CachedResponse): boolean {
-  const header = (name: string) => {
-    const found = Object.entries(response.headers).find(([key]) => key.toLowerCase() === name);
-    return found === undefined ? "" : [found[1]].flat().join(",");
-  };
-  return /(^|[\s,])(s-maxage|max-age)\s*=/i.test(header("cache-control")) || header("expires") !== "";
+  return ownFreshness(response.headers, Date.now()).lifetime !== undefined;
 }
 
 const RFC_CACHEABLE_STATUSES = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501];

@@ -4,6 +4,8 @@ import { parseCacheControl } from "../../src/http/cacheControl";
 import { answersNotModified, ifNoneMatchMatches, strongEtag } from "../../src/http/conditional";
 import { freshnessHeadersToAdd, freshSeconds, ownFreshness } from "../../src/http/freshness";
 import { storableHeaders } from "../../src/http/headers";
+import { conditionalRequestHeaders, freshenedHeaders, validatorsOf } from "../../src/http/revalidation";
+import { parseDictionary } from "../../src/http/structuredField";
 import { formatHttpDate, parseHttpDate } from "../../src/http/httpDate";
 import { whyHeadersForbidStoring, whyNotStorable } from "../../src/http/storability";
 import { acceptsEncoding, normalizedRequestValue, varyNames } from "../../src/http/vary";
@@ -90,13 +92,16 @@ describe("HTTP rules (pure)", () => {
       expect(ownFreshness({ date: formatHttpDate(NOW - 4_000), age: "9" }, NOW).age).to.equal(9);
     });
 
-    it("is fresh for the smallest of timeout and the own lifetime, minus the own age", () => {
+    it("is fresh for the smallest of timeout and what is left of the own lifetime", () => {
       expect(freshSeconds(60, ownFreshness({}, NOW))).to.equal(60);
       expect(freshSeconds(60, ownFreshness({ "cache-control": "max-age=1" }, NOW))).to.equal(1);
       expect(freshSeconds(60, ownFreshness({ "cache-control": "max-age=600" }, NOW))).to.equal(60);
       expect(freshSeconds(60, ownFreshness({ "cache-control": "max-age=0" }, NOW))).to.equal(0);
       expect(freshSeconds(60, ownFreshness({ "cache-control": "max-age=10", age: "4" }, NOW))).to.equal(6);
       expect(freshSeconds(60, ownFreshness({ age: "50" }, NOW))).to.equal(10);
+      // The timeout counts from when this cache stored it; the response's own lifetime from its origin.
+      expect(freshSeconds(60, ownFreshness({ "cache-control": "max-age=10000", age: "3600" }, NOW))).to.equal(60);
+      expect(freshSeconds(60, ownFreshness({ "cache-control": "max-age=100", age: ["70", "70"] }, NOW))).to.equal(30);
     });
 
     it("never serves must-revalidate, proxy-revalidate or s-maxage responses stale", () => {
@@ -113,6 +118,69 @@ describe("HTTP rules (pure)", () => {
       expect(freshnessHeadersToAdd(own, ownFreshness(own, NOW), 60, NOW)).to.deep.equal({});
       const expires = { expires: formatHttpDate(NOW + 5_000) };
       expect(freshnessHeadersToAdd(expires, ownFreshness(expires, NOW), 60, NOW)).to.deep.equal({});
+    });
+  });
+
+  describe("CDN-Cache-Control (RFC 9213)", () => {
+    it("reads Dictionary Structured Fields strictly", () => {
+      expect([...(parseDictionary("max-age=3600, foo") ?? [])]).to.deep.equal([
+        ["max-age", { type: "integer", value: 3600 }],
+        ["foo", { type: "boolean", value: true }],
+      ]);
+      expect(parseDictionary(['a="x\\"y";p=1', "b=(1 2);q, c=?0, d=:AQI=:, e=1.5, f=tok/en"])?.get("a")).to.deep.equal({ type: "string", value: 'x"y' });
+      expect(parseDictionary("max-age=99999999999")?.get("max-age")).to.deep.equal({ type: "integer", value: 99999999999 });
+      for (const bad of ["max-age =100", "max-age= 100", "max-age=10000, &&&&&", "MaX-aGe=3600", "a=1,", "a=1 b=2", 'a="x', "a=1234567890123456", "a=(1"]) {
+        expect(parseDictionary(bad), bad).to.equal(undefined);
+      }
+    });
+
+    it("replaces Cache-Control and Expires for this cache when valid", () => {
+      const headers = { "cache-control": "no-store", "cdn-cache-control": "max-age=600", expires: "0" };
+      expect(whyHeadersForbidStoring(headers)).to.equal(undefined);
+      expect(ownFreshness(headers, NOW)).to.include({ lifetime: 600, targeted: true });
+      expect(ownFreshness({ "cache-control": "max-age=5", "cdn-cache-control": "must-revalidate" }, NOW)).to.include({
+        lifetime: undefined,
+        mustRevalidate: true,
+      });
+      expect(whyHeadersForbidStoring({ "cache-control": "max-age=60", "cdn-cache-control": "private" })).to.equal("CDN-Cache-Control: private");
+      expect(whyHeadersForbidStoring({ "cache-control": "max-age=60", "cdn-cache-control": "no-cache" })).to.match(/no-cache/);
+      // The caches after this one keep getting what the action said to them.
+      expect(freshnessHeadersToAdd(headers, ownFreshness(headers, NOW), 60, NOW)).to.deep.equal({});
+    });
+
+    it("is ignored, leaving Cache-Control to decide, when unparseable, empty or mistyped", () => {
+      for (const targeted of ["max-age=10000, &&&&&", 'max-age="10000"', "max-age=-1", "", "max-age =100"]) {
+        const headers = { "cache-control": "no-store", "cdn-cache-control": targeted };
+        expect(whyHeadersForbidStoring(headers), targeted).to.equal("Cache-Control: no-store");
+        expect(ownFreshness({ "cache-control": "max-age=1", "cdn-cache-control": targeted }, NOW).lifetime, targeted).to.equal(1);
+      }
+    });
+  });
+
+  describe("revalidation (RFC 9111 §4.3)", () => {
+    it("asks with the action's own validators, never over the client's conditions", () => {
+      expect(validatorsOf({ "content-type": "text/plain" })).to.equal(undefined);
+      const validators = validatorsOf({ etag: 'W/"5-a"', "last-modified": "Wed, 01 Jan 2020 00:00:00 GMT" });
+      expect(conditionalRequestHeaders(validators, { accept: "*/*" })).to.deep.equal({
+        "if-none-match": 'W/"5-a"',
+        "if-modified-since": "Wed, 01 Jan 2020 00:00:00 GMT",
+      });
+      for (const name of ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"]) {
+        expect(conditionalRequestHeaders(validators, { [name]: "x" }), name).to.equal(undefined);
+      }
+    });
+
+    it("freshens the stored headers from a 304 but never the ones about the stored bytes", () => {
+      const stored = { "x-a": "1", "x-b": "old", "cache-control": "max-age=2", "content-encoding": "gzip", date: "Wed, 01 Jan 2020 00:00:00 GMT" };
+      expect(
+        freshenedHeaders(stored, { "x-b": "new", "cache-control": "max-age=60", "content-length": 0, "content-encoding": "br", connection: "close" }),
+      ).to.deep.equal({
+        "x-a": "1",
+        "x-b": "new",
+        "cache-control": "max-age=60",
+        "content-encoding": "gzip",
+      });
+      expect(freshenedHeaders(stored, { date: "Thu, 02 Jan 2020 00:00:00 GMT" }).date).to.equal("Thu, 02 Jan 2020 00:00:00 GMT");
     });
   });
 

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from "n
 import type { Socket } from "node:net";
 import { isMarkedDoNotCache } from "../engine/cacheRequest";
 import type { CachePlan } from "../engine/cachePlan";
+import type { PageDecision } from "../engine/missPolicy";
 import type { Reply } from "../engine/replies";
 import { lookUpLate, openRequest, type DriverRequest, type Opening } from "../engine/requestFlow";
 import { attachSlot, slotOf, type RequestSlot } from "../engine/requestSlot";
@@ -90,7 +91,7 @@ export async function expressAroundAction(req: ExpressLikeRequest, res: ServerRe
   const slot = slotOf(req);
   if (!slot?.late || slot.answered) return run();
   slot.late = false;
-  const reply = await lookUpLate(slot.plan, { socket: () => req.socket }, isMarkedDoNotCache(req));
+  const reply = await lookUpLate(slot.plan, { socket: () => req.socket, nativeHeaders: req.headers }, isMarkedDoNotCache(req));
   if (!reply) return run();
   slot.answered = true;
   sendExpressReply(res, reply);
@@ -125,6 +126,7 @@ function captureExpressResponse(slot: RequestSlot, req: ExpressLikeRequest, res:
   const originalEnd = res.end;
   let decided = false;
   let replacement: Reply | undefined;
+  let substitute: PageDecision["substitute"];
   let recording = false;
   let declaredLength: number | undefined;
   const chunks: Buffer[] = [];
@@ -138,6 +140,14 @@ function captureExpressResponse(slot: RequestSlot, req: ExpressLikeRequest, res:
     const length = Number(headers["content-length"]);
     declaredLength = body === undefined && Number.isSafeInteger(length) && length >= 0 ? length : undefined;
     const decision = plan.onPage(res.statusCode, headers, body, isMarkedDoNotCache(req, plan.request), declaredLength);
+    substitute = decision.substitute;
+    if (substitute) {
+      // The action's 304 confirmed the stored copy: the client, which asked unconditionally, gets it.
+      res.statusCode = substitute.status;
+      for (const [name, value] of Object.entries(substitute.headers)) res.setHeader(name, value);
+      res.setHeader("content-length", substitute.body.length);
+      declaredLength = undefined;
+    }
     for (const name of decision.remove) res.removeHeader(name);
     for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
     recording = decision.page !== undefined;
@@ -161,11 +171,12 @@ function captureExpressResponse(slot: RequestSlot, req: ExpressLikeRequest, res:
     }
     this.statusCode = statusCode;
     decideNow(undefined);
-    return (originalWriteHead as (...a: unknown[]) => ServerResponse).call(this, statusCode, ...rest);
+    return (originalWriteHead as (...a: unknown[]) => ServerResponse).call(this, this.statusCode, ...rest);
   } as typeof res.writeHead;
 
   res.write = function write(this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
     decideNow(undefined);
+    if (substitute) return true; // bytes written after a 304: the stored body goes out instead
     record(chunk, typeof rest[0] === "string" ? rest[0] : undefined);
     return (originalWrite as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
   } as typeof res.write;
@@ -176,12 +187,21 @@ function captureExpressResponse(slot: RequestSlot, req: ExpressLikeRequest, res:
     if (!decided && !this.headersSent) {
       const body = chunk === undefined || chunk === null ? Buffer.alloc(0) : toBuffer(chunk, encoding);
       decideNow(body);
-      if (recording) {
+      if (recording && !substitute) {
         chunks.push(body);
         size = body.length;
       }
-    } else {
+    } else if (!substitute) {
       record(chunk, encoding);
+    }
+    if (substitute) {
+      // A 304 has no body: the stored one goes out (and is what gets stored again).
+      const callback = args.find((a) => typeof a === "function");
+      args = callback ? [substitute.body, callback] : [substitute.body];
+      if (recording) {
+        chunks.push(substitute.body);
+        size = substitute.body.length;
+      }
     }
     res.writeHead = originalWriteHead;
     res.write = originalWrite;

@@ -97,7 +97,7 @@ export async function koaAroundAction(ctx: KoaLikeContext, run: () => unknown): 
   const slot = slotOf(ctx);
   if (!slot?.late || slot.answered) return run();
   slot.late = false;
-  const reply = await lookUpLate(slot.plan, { socket: () => ctx.req.socket }, marked(ctx));
+  const reply = await lookUpLate(slot.plan, { socket: () => ctx.req.socket, nativeHeaders: ctx.headers }, marked(ctx));
   if (!reply) return run();
   slot.answered = true;
   slot.reply = reply;
@@ -132,18 +132,26 @@ function finishKoaMiss(plan: CachePlan, ctx: KoaLikeContext): void {
     sendKoaReply(ctx, decision.replaceWith);
     return;
   }
+  const substitute = decision.substitute;
+  if (substitute) {
+    // The action's 304 confirmed the stored copy: the client, which asked unconditionally, gets it.
+    for (const [name, value] of Object.entries(substitute.headers)) ctx.set(name, value);
+    ctx.body = substitute.body;
+    ctx.status = substitute.status;
+  }
   for (const name of decision.remove) ctx.remove(name);
   for (const [name, value] of Object.entries(decision.headers)) ctx.set(name, value);
-  if (!decision.page || body === undefined) return;
+  const sent = substitute?.body ?? body;
+  if (!decision.page || sent === undefined) return;
   if (!Buffer.isBuffer(ctx.body) && ctx.body !== null && ctx.body !== undefined) {
     const status = ctx.status;
-    ctx.body = body;
+    ctx.body = sent;
     ctx.status = status;
   }
   const res = ctx.res;
   const onFinish = () => {
     res.off("close", onClose);
-    void plan.onLeft(res.getHeaders(), body);
+    void plan.onLeft(res.getHeaders(), sent);
   };
   const onClose = () => {
     res.off("finish", onFinish);

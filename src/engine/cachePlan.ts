@@ -6,6 +6,7 @@ import type { CacheRequest, LookupResult, TagRef } from "../model";
 import { strongEtag } from "../http/conditional";
 import type { HeaderBag } from "../http/headers";
 import { guardedStoreCall, isCircuitOpen } from "../http/storeGuard";
+import { conditionalRequestHeaders, freshenedHeaders, type Validators } from "../http/revalidation";
 import { acceptsEncoding, sameVariant } from "../http/vary";
 import { decidePage, finalVerdict, type PageDecision, type StorablePage } from "./missPolicy";
 import type { RequestTrace } from "../telemetry/events";
@@ -15,7 +16,25 @@ import type { ActionCacheSettings } from "./settings";
 import { currentFlight, startFlight, waitFor, type Flight } from "./singleFlight";
 import { learnVaryNames, variantOf, varyNamesOf, type Variant } from "./variants";
 
-type LookupOutcome = { kind: "failed" } | { kind: "none" } | { kind: "fresh"; reply: Reply } | { kind: "stale"; reply: Reply; revalidate: boolean };
+/** An entry past every window it may be served in, that the action can still confirm with a 304. */
+interface Expired {
+  stored: NonNullable<LookupResult["response"]>;
+  validators: Validators;
+}
+
+type LookupOutcome =
+  | { kind: "failed" }
+  | { kind: "none"; expired?: Expired }
+  | { kind: "fresh"; reply: Reply }
+  | { kind: "stale"; reply: Reply; revalidate: boolean; expired?: Expired };
+
+/** A conditional request the cache made of the action for a stale entry (RFC 9111 §4.3). */
+interface Revalidation {
+  stored: NonNullable<LookupResult["response"]>;
+  /** The headers added to the request, and the native headers object they were added to. */
+  added: Record<string, string>;
+  nativeHeaders?: Record<string, string | string[] | undefined>;
+}
 
 /** What an entry's metadata holds (written by {@link CachePlan.commit}, read back on lookup). */
 interface EntryMeta extends StoredTimes {
@@ -30,6 +49,8 @@ interface EntryMeta extends StoredTimes {
   encoding?: string;
   /** must-revalidate, proxy-revalidate or s-maxage: never served stale. */
   noStale?: boolean;
+  /** The action's own ETag / Last-Modified: once stale, the entry is revalidated with them. */
+  validators?: Validators;
 }
 
 /** One cacheable request: its key, tags, backend, what the lookup saw, and how its miss is stored. */
@@ -52,6 +73,7 @@ export class CachePlan {
   private committing = false;
   private lockToken?: string;
   private page?: StorablePage;
+  private revalidation?: Revalidation;
   /**
    * Headers already on the response before the action ran: set by outer middleware for this
    * request, not the page's. Taken only when the action is about to run (a hit never needs them).
@@ -114,6 +136,7 @@ export class CachePlan {
     if (found.kind === "failed") return undefined;
     if (this.refresh) return this.lead();
     if (found.kind === "fresh") return found.reply;
+    if (found.kind !== "stale" || !found.revalidate) this.prepareRevalidation(found.expired);
     if (found.kind === "stale") {
       // A refresh runs in the background (or its response is being stored: its flight is still open).
       if (found.revalidate && (currentFlight(this.backend, this.flightKey) !== undefined || (refresh?.() ?? false))) return found.reply;
@@ -161,6 +184,7 @@ export class CachePlan {
 
   /** The response will never finish (the client went away): nothing is stored, waiters are released. */
   abandon(): void {
+    this.restoreRequest();
     if (this.page) this.trace?.finish("miss", { stored: false, reason: "the response did not complete" });
     this.page = undefined;
     if (!this.committing) this.settleFlight();
@@ -253,15 +277,47 @@ export class CachePlan {
       return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: true };
     }
     if (now < times.freshUntil) return { kind: "fresh", reply: this.replyFor(stored, times, now, "HIT") };
-    if (meta.noStale) return { kind: "none" };
+    const expired = meta.validators && typeof meta.validators === "object" ? { stored, validators: meta.validators } : undefined;
+    if (meta.noStale) return { kind: "none", expired };
     const staleFor = now - times.freshUntil;
     if (staleFor <= this.settings.staleWhileRevalidate * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: true };
-    if (staleFor <= this.settings.staleIfError * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: false };
-    return { kind: "none" };
+    if (staleFor <= this.settings.staleIfError * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: false, expired };
+    return { kind: "none", expired };
   }
 
   private replyFor(stored: NonNullable<LookupResult["response"]>, times: StoredTimes, now: number, label: "HIT" | "STALE"): Reply {
     return replyFromEntry(this.backend, this.surrogateKeys, this.request.headers, stored, times, now, label);
+  }
+
+  /**
+   * A stale entry with validators: the action will be asked conditionally (GET only, and only when
+   * the client's own request is neither conditional nor partial).
+   */
+  private prepareRevalidation(expired: Expired | undefined): void {
+    this.revalidation = undefined;
+    if (!expired || this.request.method !== "GET") return;
+    const added = conditionalRequestHeaders(expired.validators, this.request.headers);
+    if (added) this.revalidation = { stored: expired.stored, added };
+  }
+
+  /**
+   * Adds the conditional headers to the native request just before the action runs, so that the
+   * action (Express' `res.send` does it by itself) can answer 304 when the stored copy is still
+   * good. They are taken out again as soon as the response reaches the cache's layer: nothing
+   * outside the action ever sees them.
+   */
+  beginRevalidation(nativeHeaders: Record<string, string | string[] | undefined>): void {
+    const revalidation = this.revalidation;
+    if (!revalidation || revalidation.nativeHeaders) return;
+    revalidation.nativeHeaders = nativeHeaders;
+    Object.assign(nativeHeaders, revalidation.added);
+  }
+
+  private restoreRequest(): void {
+    const native = this.revalidation?.nativeHeaders;
+    if (!native) return;
+    for (const name of Object.keys(this.revalidation!.added)) delete native[name];
+    this.revalidation!.nativeHeaders = undefined;
   }
 
   /**
@@ -271,16 +327,25 @@ export class CachePlan {
    * {@link onLeft}, once the headers really left.
    */
   onPage(status: number, headers: HeaderBag, body: Buffer | undefined, markedDoNotCache: boolean, declaredLength?: number): PageDecision {
+    const asked = this.revalidation?.nativeHeaders !== undefined;
+    this.restoreRequest();
+    const stored = this.revalidation?.stored;
+    this.revalidation = undefined;
+    // The action confirmed the stale copy: the response is that copy, freshened by the 304's headers.
+    const substitute =
+      asked && stored && status === 304 ? { status: stored.status, headers: freshenedHeaders(stored.headers, headers), body: stored.body } : undefined;
     const decision = decidePage(this, {
-      status,
-      headers,
-      body,
-      declaredLength,
+      status: substitute?.status ?? status,
+      headers: substitute?.headers ?? headers,
+      body: substitute?.body ?? body,
+      declaredLength: substitute ? undefined : declaredLength,
       markedDoNotCache,
       lookedUp: this.lookedUp,
       lookupFailed: this.lookupFailed,
       now: Date.now(),
+      revalidated: substitute !== undefined,
     });
+    if (substitute && !decision.replaceWith) decision.substitute = substitute;
     if (this.debugHeader && !decision.replaceWith) {
       decision.headers[this.debugHeader] = explainDecision(this, decision.page ? "miss" : (decision.label ?? "bypass").toLowerCase(), {
         reason: decision.page
@@ -326,25 +391,34 @@ export class CachePlan {
       ...(variant.names.length > 0 ? { vary: [...variant.names], varyValues: variant.values } : {}),
       ...(page.encoding ? { encoding: page.encoding } : {}),
       ...(page.noStale ? { noStale: true } : {}),
+      ...(page.validators ? { validators: page.validators } : {}),
     };
     // A streamed body's ETag can only be computed now; the miss went out without one, hits carry it.
     if (page.headers.etag === undefined) page.headers.etag = strongEtag(body);
-    return this.commit({ status: page.status, headers: page.headers, body }, page.freshSeconds, meta);
+    return this.commit({ status: page.status, headers: page.headers, body }, page.freshSeconds, page.timeout, meta);
   }
 
   /**
    * Stores the miss (in the background: the client never waits for the store). The entry lives
-   * its fresh time plus the stale windows; requests waiting on this key are released once it is
-   * stored.
+   * its fresh time plus the stale windows (with validators: at least `timeout`); requests waiting
+   * on this key are released once it is stored.
    */
-  private commit(response: { status: number; headers: Record<string, string | string[]>; body: Buffer }, freshSeconds: number, meta: EntryMeta): Promise<void> {
+  private commit(
+    response: { status: number; headers: Record<string, string | string[]>; body: Buffer },
+    freshSeconds: number,
+    timeout: number,
+    meta: EntryMeta,
+  ): Promise<void> {
     // From here the flight settles when the entry is stored, so waiters find it.
     this.committing = true;
     const staleWindow = meta.noStale ? 0 : Math.max(this.settings.staleWhileRevalidate, this.settings.staleIfError);
+    // An entry the action can confirm with a 304 is kept for the action's whole timeout, also
+    // once its own (shorter) lifetime ran out: then it is revalidated instead of computed again.
+    const kept = meta.validators ? timeout : 0;
     const entry = {
       key: this.storageKey,
       response,
-      timeout: Math.ceil(freshSeconds + staleWindow),
+      timeout: Math.max(Math.ceil(freshSeconds + staleWindow), kept),
       surrogateKeys: this.surrogateKeys,
       tags: this.tags,
       token: this.token,

@@ -5,6 +5,7 @@ import { strongEtag } from "../http/conditional";
 import { freshnessHeadersToAdd, freshSeconds, ownFreshness } from "../http/freshness";
 import { headerText, sameHeaderValue, storableHeaders, type HeaderBag } from "../http/headers";
 import { formatHttpDate } from "../http/httpDate";
+import { validatorsOf, type Validators } from "../http/revalidation";
 import { isSharedCacheable, whyHeadersForbidStoring, whyNotStorable } from "../http/storability";
 import { varyNames } from "../http/vary";
 import type { CachePlan } from "./cachePlan";
@@ -18,11 +19,15 @@ export interface StorablePage {
   headers: Record<string, string | string[]>;
   storedAt: number;
   freshSeconds: number;
+  /** The action's `timeout` for this response (seconds). */
+  timeout: number;
   initialAge: number;
   shared: boolean;
   /** The coding of the recorded bytes when the action encoded them itself; undefined: identity. */
   encoding?: string;
   noStale: boolean;
+  /** The action's own `ETag` / `Last-Modified`: a stale copy is revalidated with them. */
+  validators?: Validators;
 }
 
 /** What the cache does with a miss's response when it leaves the cache's layer. */
@@ -39,6 +44,11 @@ export interface PageDecision {
   remove: string[];
   /** Send this stale entry instead of the error the action produced (staleIfError). */
   replaceWith?: Reply;
+  /**
+   * The action answered the cache's conditional request with 304: send (and record) this instead,
+   * the stored response freshened by the 304's headers, before `headers` and `remove` apply.
+   */
+  substitute?: { status: number; headers: Record<string, string | string[]>; body: Buffer };
 }
 
 interface PageInput {
@@ -51,6 +61,8 @@ interface PageInput {
   lookedUp: boolean;
   lookupFailed: boolean;
   now: number;
+  /** The response is the stored one freshened by the action's 304. */
+  revalidated?: boolean;
 }
 
 /**
@@ -111,6 +123,7 @@ export function decidePage(plan: CachePlan, input: PageInput): PageDecision {
   const fresh = freshSeconds(timeout, freshness);
   if (!(fresh > 0)) return notStored("BYPASS", "the response is stale already (its own lifetime is 0)");
 
+  const validators = validatorsOf(headers); // before the cache adds an ETag of its own
   const add: Record<string, string | string[]> = freshnessHeadersToAdd(headers, freshness, timeout, now, settings.staleWhileRevalidate, settings.staleIfError);
   // The Date the client gets is the one every hit replays (Node would add its own otherwise).
   if (headers.date === undefined) add.date = formatHttpDate(now);
@@ -122,7 +135,7 @@ export function decidePage(plan: CachePlan, input: PageInput): PageDecision {
   const out = prepared(plan.backend, { status, headers: current, body: body ?? Buffer.alloc(0) }, plan.surrogateKeys).headers;
   const remove = Object.keys(current).filter((name) => !(name in out));
   for (const [name, value] of Object.entries(out)) if (current[name] !== value) add[name] = value;
-  Object.assign(add, statusHeaders("MISS", { kind: "miss", stored: false }, existingStatus));
+  Object.assign(add, statusHeaders("MISS", { kind: "miss", stored: false, revalidated: input.revalidated }, existingStatus));
 
   const encoding = codingOf(own["content-encoding"]);
   const page: StorablePage = {
@@ -130,12 +143,14 @@ export function decidePage(plan: CachePlan, input: PageInput): PageDecision {
     headers: stored,
     storedAt: now,
     freshSeconds: fresh,
+    timeout,
     initialAge: freshness.age,
     // Requests with Authorization are answered only from entries the response itself declared
     // shareable (public / s-maxage), or when the action opted in with cacheAuthorized.
     shared: settings.cacheAuthorized || isSharedCacheable(headers),
     ...(encoding ? { encoding } : {}),
     noStale: freshness.mustRevalidate,
+    ...(validators ? { validators } : {}),
   };
   return { page, headers: add, remove, label: "MISS" };
 }

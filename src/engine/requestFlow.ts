@@ -123,6 +123,7 @@ function explainHit(plan: CachePlan, reply: Reply): void {
 
 function running(plan: CachePlan, driver: DriverRequest): Opening {
   plan.presetHeaders = driver.presetHeaders();
+  plan.beginRevalidation(driver.nativeHeaders);
   plan.trace?.actionStarts();
   return { kind: "run", plan, late: false };
 }
@@ -139,13 +140,14 @@ function bypassOf(reason: string, context: Pick<OpeningContext, "trace" | "debug
  * checks passed: the hit to send, or undefined when the action runs. A middleware that ran after
  * the cache's may have called `doNotCache`: then no hit is served.
  */
-export async function lookUpLate(plan: CachePlan, driver: Pick<DriverRequest, "socket">, marked: boolean): Promise<Reply | undefined> {
+export async function lookUpLate(plan: CachePlan, driver: Pick<DriverRequest, "socket" | "nativeHeaders">, marked: boolean): Promise<Reply | undefined> {
   const reply = marked ? undefined : await plan.lookup(refresher(plan, driver));
   if (reply) {
     plan.trace?.finish(reply.label === "STALE" ? "stale" : "hit");
     explainHit(plan, reply);
     plan.endRequest();
   } else {
+    plan.beginRevalidation(driver.nativeHeaders);
     plan.trace?.actionStarts();
   }
   return reply;

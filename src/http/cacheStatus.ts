@@ -7,7 +7,8 @@ export const CACHE_STATUS_NAME = "custom-cache-page";
 export type CacheStatusOutcome =
   | { kind: "hit"; ttl: number }
   | { kind: "stale"; ttl: number }
-  | { kind: "miss"; stored: boolean; detail?: string }
+  /** `revalidated`: the action answered the cache's conditional request with 304 (`fwd=stale; fwd-status=304`). */
+  | { kind: "miss"; stored: boolean; detail?: string; revalidated?: boolean }
   | { kind: "bypass"; detail?: string };
 
 /** Our member of `Cache-Status`, e.g. `custom-cache-page; hit; ttl=42`. */
@@ -18,7 +19,7 @@ export function cacheStatusMember(outcome: CacheStatusOutcome): string {
     case "stale":
       return `${CACHE_STATUS_NAME}; fwd=stale; ttl=${Math.floor(outcome.ttl)}`;
     case "miss":
-      return `${CACHE_STATUS_NAME}; fwd=uri-miss${outcome.stored ? "; stored" : ""}${detail(outcome.detail)}`;
+      return `${CACHE_STATUS_NAME}; ${outcome.revalidated ? "fwd=stale; fwd-status=304" : "fwd=uri-miss"}${outcome.stored ? "; stored" : ""}${detail(outcome.detail)}`;
     case "bypass":
       return `${CACHE_STATUS_NAME}; fwd=bypass${detail(outcome.detail)}`;
   }

@@ -1,4 +1,4 @@
-import { deltaSeconds, formatCacheControl, parseCacheControl } from "./cacheControl";
+import { deltaSeconds, formatCacheControl, parseCacheControl, responseDirectives } from "./cacheControl";
 import { headerText, type HeaderBag } from "./headers";
 import { formatHttpDate, parseHttpDate } from "./httpDate";
 
@@ -14,40 +14,50 @@ export interface OwnFreshness {
   age: number;
   /** `must-revalidate`, `proxy-revalidate` or `s-maxage`: never served once stale. */
   mustRevalidate: boolean;
+  /** Read from a valid `CDN-Cache-Control`, which then replaced `Cache-Control` and `Expires`. */
+  targeted: boolean;
 }
 
-/** Reads a response's own freshness; `receivedAt` (ms) stands for `Date` when it has none. */
+/**
+ * Reads a response's own freshness; `receivedAt` (ms) stands for `Date` when it has none. A valid
+ * `CDN-Cache-Control` speaks for this cache instead of `Cache-Control` and `Expires` (RFC 9213).
+ */
 export function ownFreshness(headers: HeaderBag, receivedAt: number): OwnFreshness {
-  const cc = parseCacheControl(headers["cache-control"]);
+  const { directives: cc, targeted } = responseDirectives(headers);
   const date = parseHttpDate(headers.date);
   let lifetime: number | undefined;
   if (cc.has("s-maxage")) lifetime = deltaSeconds(cc.get("s-maxage")) ?? 0;
   else if (cc.has("max-age")) lifetime = deltaSeconds(cc.get("max-age")) ?? 0;
-  else if (headers.expires !== undefined) {
+  else if (!targeted && headers.expires !== undefined) {
     const expires = parseHttpDate(headers.expires);
     lifetime = expires === undefined ? 0 : Math.max(0, (expires - (date ?? receivedAt)) / 1000);
   }
-  const ageValue = deltaSeconds(headerText(headers.age)?.split(",")[0]?.trim()) ?? 0;
+  const ageValue = deltaSeconds(headerText(headers.age)?.split(",")[0]?.trim()) ?? 0; // several lines: the first
   const apparentAge = date === undefined ? 0 : Math.max(0, (receivedAt - date) / 1000);
   return {
     lifetime,
     age: Math.max(ageValue, apparentAge),
     mustRevalidate: cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage"),
+    targeted,
   };
 }
 
 /**
  * How many seconds a stored response stays fresh from when it was received: the smallest of the
- * action's `timeout` and the response's own lifetime, minus its own age. 0 or less: not stored.
+ * action's `timeout` and what is left of the response's own lifetime (its lifetime minus its own
+ * age). One without a lifetime of its own is sent `max-age=<timeout>`: its age counts against the
+ * timeout, so that no hit shows an `Age` past that `max-age`. 0 or less: not stored.
  */
 export function freshSeconds(timeout: number, own: OwnFreshness): number {
-  return Math.min(timeout, own.lifetime ?? timeout) - own.age;
+  if (own.lifetime === undefined) return timeout - own.age;
+  return Math.min(timeout, own.lifetime - own.age);
 }
 
 /**
  * The freshness headers to add on the way out: like Django's `cache_page`, a response with no
  * freshness of its own gets `Cache-Control: max-age=<timeout>` (its other directives kept, plus
- * the stale windows, RFC 5861) and `Expires`; one that has its own is left as it is.
+ * the stale windows, RFC 5861) and `Expires`; one that has its own is left as it is, and so is one
+ * with a valid `CDN-Cache-Control`: it chose what the caches after this one are told.
  */
 export function freshnessHeadersToAdd(
   headers: HeaderBag,
@@ -57,7 +67,7 @@ export function freshnessHeadersToAdd(
   staleWhileRevalidate = 0,
   staleIfError = 0,
 ): Record<string, string> {
-  if (own.lifetime !== undefined) return {};
+  if (own.lifetime !== undefined || own.targeted) return {};
   const cc = parseCacheControl(headers["cache-control"]);
   cc.set("max-age", String(timeout));
   if (!own.mustRevalidate) {

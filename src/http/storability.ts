@@ -1,4 +1,4 @@
-import { parseCacheControl } from "./cacheControl";
+import { responseDirectives } from "./cacheControl";
 import type { HeaderBag } from "./headers";
 import { isVaryStar } from "./vary";
 
@@ -32,14 +32,15 @@ export function whyNotStorable(input: {
 
 /**
  * Why these response headers forbid a shared cache to store the response: `Set-Cookie`,
- * `Cache-Control` `private` / `no-store` / `no-cache`, `Vary: *`. Checked on the headers that
+ * `Cache-Control` `private` / `no-store` / `no-cache` (or those of a valid `CDN-Cache-Control`,
+ * which then replaces it), `Vary: *`. Checked on the headers that
  * actually left, after every middleware that adds headers on the way out.
  */
 export function whyHeadersForbidStoring(headers: HeaderBag): string | undefined {
   if (headers["set-cookie"] !== undefined) return "the response sets a cookie";
-  const cc = parseCacheControl(headers["cache-control"]);
+  const { directives, targeted } = responseDirectives(headers);
   for (const directive of ["private", "no-store", "no-cache"]) {
-    if (cc.has(directive)) return `Cache-Control: ${directive}`;
+    if (directives.has(directive)) return `${targeted ? "CDN-Cache-Control" : "Cache-Control"}: ${directive}`;
   }
   if (isVaryStar(headers.vary)) return "Vary: *";
   return undefined;
@@ -47,6 +48,6 @@ export function whyHeadersForbidStoring(headers: HeaderBag): string | undefined 
 
 /** True when the response explicitly allows shared caches to store it for authorized requests. */
 export function isSharedCacheable(headers: HeaderBag): boolean {
-  const cc = parseCacheControl(headers["cache-control"]);
+  const cc = responseDirectives(headers).directives;
   return cc.has("public") || cc.has("s-maxage");
 }

@@ -200,6 +200,13 @@ describe("tagHeaderFormatter", () => {
       expect(outcome.overflow).to.include({ keys: 401, limit: 16384 });
     });
 
+    it("drops the targeted fields a CDN would follow instead of the private Cache-Control", () => {
+      const keys = Array.from({ length: 400 }, (_, i) => `tag-${i}-${"c".repeat(40)}`);
+      const targeted = { "cdn-cache-control": "max-age=600", "cloudflare-cdn-cache-control": "max-age=60", "surrogate-control": "max-age=60" };
+      const outcome = applyTagHeader(response({ "cache-control": "max-age=60", ...targeted }), keys, CLOUDFLARE_TAG_HEADER);
+      expect(outcome.response.headers).to.deep.equal({ "cache-control": "private, max-age=60" });
+    });
+
     it("reads an existing xkey header split on spaces and commas", () => {
       const { response: out } = applyTagHeader(response({ xkey: ["a, b", "c"] }), ["d"], varnishTagHeader());
       expect(out.headers.xkey).to.equal("a b c d");

@@ -301,6 +301,9 @@ export function privateCacheControl(cacheControl: string | string[] | undefined)
   return ["private", ...directives].join(", ");
 }
 
+/** Fields a CDN follows instead of `Cache-Control` (RFC 9213, Cloudflare's own, Fastly's Surrogate-Control). */
+const TARGETED_CACHE_FIELDS = ["cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control"];
+
 /**
  * What {@link applyTagHeader} returns.
  *
@@ -331,6 +334,8 @@ export function applyTagHeader(response: CachedResponse, keys: readonly string[]
   delete headers[rules.headerName];
   if (formatted.overflow) {
     headers["cache-control"] = privateCacheControl(headers["cache-control"]);
+    // A CDN reads its targeted field instead of Cache-Control (RFC 9213): it must not override `private`.
+    for (const name of TARGETED_CACHE_FIELDS) delete headers[name];
     return { response: { ...response, headers }, overflow: { ...formatted.overflow, keys: formatted.keys.length } };
   }
   if (formatted.values.length === 1) headers[rules.headerName] = formatted.values[0];
