@@ -164,11 +164,15 @@ describe("the local tier (SPEC §9)", function () {
       await eventually(() => a.tierLink!.serving() && b.tierLink!.serving(), 3000, "leases");
       await store(a, "/s", [plain("stuck")], "v1");
       expect(localHit(a, "/s")).to.equal("v1");
-      // a's reader is stuck: it neither applies nor acknowledges what the log holds.
+      // a's reader is stuck: it neither applies nor acknowledges what the log holds. (Applying fails,
+      // so its position in the log stays where it was: a renewal reports what a applied, and a stub
+      // that skipped the apply but moved on would report the invalidation as applied.)
       const tier = a.localTier!;
       const channel = a.tierLink!.channel;
       const [apply, acknowledge] = [tier.apply.bind(tier), channel.acknowledge.bind(channel)];
-      tier.apply = () => undefined;
+      tier.apply = () => {
+        throw new Error("this instance does not apply invalidations");
+      };
       channel.acknowledge = () => new Promise<never>(() => undefined);
       const started = performance.now();
       await b.invalidateTagsDetailed(["stuck"]);
