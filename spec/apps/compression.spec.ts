@@ -2,7 +2,7 @@ import zlib from "node:zlib";
 import { expect } from "chai";
 import compression from "compression";
 import koaCompress from "koa-compress";
-import { ContentType, Get, JsonController, QueryParam } from "routing-controllers";
+import { ContentType, Ctx, Get, JsonController, QueryParam, Req, Res } from "routing-controllers";
 import { Service } from "typedi";
 import { CachePage, resetCachePageConfig } from "../../src";
 import { ALL_DRIVERS, type Driver } from "../support/apps";
@@ -38,6 +38,40 @@ class CompressedController {
   json(@QueryParam("n") n: string) {
     calls.hit(`json:${n}`);
     return { n, text: pageText(n) };
+  }
+}
+
+/** A page that may be stored for one second and that the action confirms with a 304 afterwards. */
+const REVALIDATED_ETAG = '"zip-1"';
+const revalidatedPage = () => pageText("revalidated");
+
+@Service()
+@JsonController("/zip-reval")
+class RevalidatedController {
+  @Get("/express")
+  @CachePage({ timeout: 60, keyFunc: (r) => r.url })
+  viaExpress(@Req() req: any, @Res() res: any) {
+    calls.hit(`reval:${req.headers["if-none-match"] ?? "-"}`);
+    res.set("ETag", REVALIDATED_ETAG).set("Cache-Control", "max-age=1");
+    if (req.headers["if-none-match"] === REVALIDATED_ETAG) res.status(304).end();
+    else res.type("text/plain").send(revalidatedPage());
+    return res;
+  }
+
+  @Get("/koa")
+  @CachePage({ timeout: 60, keyFunc: (r) => r.url })
+  viaKoa(@Ctx() ctx: any) {
+    calls.hit(`reval:${ctx.headers["if-none-match"] ?? "-"}`);
+    ctx.set("ETag", REVALIDATED_ETAG);
+    ctx.set("Cache-Control", "max-age=1");
+    if (ctx.headers["if-none-match"] === REVALIDATED_ETAG) {
+      ctx.body = null;
+      ctx.status = 304;
+    } else {
+      ctx.type = "text/plain";
+      ctx.body = revalidatedPage();
+    }
+    return ctx;
   }
 }
 
@@ -89,7 +123,7 @@ for (const driver of ALL_DRIVERS) {
   describe(`apps: ${driver === "koa" ? "koa-compress" : "compression"} (${driver})`, () => {
     let app: RealApp;
     before(async () => {
-      app = await startRealApp(driver, { controllers: [CompressedController], mount: mountCompression });
+      app = await startRealApp(driver, { controllers: [CompressedController, RevalidatedController], mount: mountCompression });
     });
     after(() => app.close());
     beforeEach(async () => {
@@ -166,5 +200,22 @@ for (const driver of ALL_DRIVERS) {
         expect(head.headers["content-encoding"] ?? "identity").to.equal("identity");
       });
     }
+
+    it("a page the action confirms with a 304 goes out compressed again, and decodes for every client", async () => {
+      const path = `/zip-reval/${driver === "koa" ? "koa" : "express"}?n=${nonce()}`;
+      expectDecodes(await app.raw(path, { "Accept-Encoding": "gzip" }), "gzip", revalidatedPage(), "gzip miss");
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const revalidated = await app.raw(path, { "Accept-Encoding": "gzip" });
+      expectDecodes(revalidated, "gzip", revalidatedPage(), "gzip, revalidated");
+      expect(revalidated.headers["content-encoding"]).to.equal("gzip");
+      expect(String(revalidated.headers["cache-status"])).to.match(/fwd=stale; fwd-status=304/);
+      expect(calls.of(`reval:${REVALIDATED_ETAG}`), "the action was asked with the stored ETag").to.equal(1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const [label, accept] of CLIENTS) {
+        const headers: Record<string, string> = accept === undefined ? {} : { "Accept-Encoding": accept };
+        expectDecodes(await app.raw(path, headers), accept, revalidatedPage(), `${label} after the revalidation`);
+      }
+      expect(calls.of("reval:-")).to.equal(1);
+    });
   });
 }
