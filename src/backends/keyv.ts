@@ -278,9 +278,7 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     if (!peek) return undefined;
     const entry = decodeEntry(peek.call(this.stores, "entries", this.entryKeyOf(key)));
     if (!entry) return undefined;
-    const current = this.versions.readSync(Object.keys(entry.tags));
-    if (!current) return undefined;
-    for (const name in entry.tags) if (current[name] !== entry.tags[name]) return undefined;
+    if (this.versions.matchesSync(entry.tags) !== true) return undefined;
     return { response: entry.response, metadata: entry.meta };
   }
 

@@ -145,6 +145,17 @@ export class TagVersionStore {
   }
 
   /** The current versions, read synchronously from a store in process memory; undefined for other stores. */
+  /**
+   * Whether every tag still has the version recorded in `tags`, read synchronously from a store in
+   * process memory without building an object on this hit path; undefined for other stores.
+   */
+  matchesSync(tags: Readonly<Record<string, number>>): boolean | undefined {
+    const peek = this.driver.peekVersion;
+    if (!peek) return undefined;
+    for (const name in tags) if (peek.call(this.driver, this.keyOf(name)) !== tags[name]) return false;
+    return true;
+  }
+
   readSync(names: readonly string[]): Record<string, number | undefined> | undefined {
     const peek = this.driver.peekVersion;
     if (!peek) return undefined;

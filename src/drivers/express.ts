@@ -35,18 +35,46 @@ function hostOf(req: ExpressLikeRequest): string {
   return req.headers.host ?? "";
 }
 
-function driverRequest(req: ExpressLikeRequest, res: ServerResponse, next: Next): DriverRequest {
-  return {
-    view: { method: req.method, url: req.originalUrl ?? req.url, params: req.params, headers: req.headers, host: hostOf(req), raw: req },
-    marks: [req],
-    nativeHeaders: req.headers,
-    rawHeaders: req.rawHeaders,
-    presetHeaders: () => res.getHeaders(),
-    hasUserChecker: () => currentUserCheckerOf(req.app) !== undefined,
-    nativeUser: () => req.user,
-    resolveUser: async () => currentUserCheckerOf(req.app)!({ request: req, response: res, next }),
-    socket: () => req.socket,
-  };
+/**
+ * What the engine reads of one Express request. A class rather than an object of closures: one
+ * allocation per request on the hit path instead of seven.
+ */
+class ExpressDriverRequest implements DriverRequest {
+  readonly view: DriverRequest["view"];
+  readonly marks: object[];
+  readonly nativeHeaders: DriverRequest["nativeHeaders"];
+  readonly rawHeaders: string[] | undefined;
+
+  constructor(
+    private readonly req: ExpressLikeRequest,
+    private readonly res: ServerResponse,
+    private readonly next: Next,
+  ) {
+    this.view = { method: req.method, url: req.originalUrl ?? req.url, params: req.params, headers: req.headers, host: hostOf(req), raw: req };
+    this.marks = [req];
+    this.nativeHeaders = req.headers;
+    this.rawHeaders = req.rawHeaders;
+  }
+
+  presetHeaders(): ReturnType<DriverRequest["presetHeaders"]> {
+    return this.res.getHeaders();
+  }
+
+  hasUserChecker(): boolean {
+    return currentUserCheckerOf(this.req.app) !== undefined;
+  }
+
+  nativeUser(): unknown {
+    return this.req.user;
+  }
+
+  async resolveUser(): Promise<unknown> {
+    return currentUserCheckerOf(this.req.app)!({ request: this.req, response: this.res, next: this.next });
+  }
+
+  socket(): Socket | undefined {
+    return this.req.socket;
+  }
 }
 
 /**
@@ -55,7 +83,7 @@ function driverRequest(req: ExpressLikeRequest, res: ServerResponse, next: Next)
  * the checks. Every miss is captured on the way out.
  */
 export function expressBeforeAction(settings: ActionCacheSettings, guarded: boolean, req: ExpressLikeRequest, res: ServerResponse, next: Next): void {
-  const driver = driverRequest(req, res, next);
+  const driver = new ExpressDriverRequest(req, res, next);
   const opening = openRequest(settings, guarded, driver);
   if (opening instanceof Promise) void opening.then((o) => proceed(o, req, res, next));
   else proceed(opening, req, res, next);
