@@ -47,6 +47,7 @@ class RevalidationController {
   viaExpress(@Req() req: any, @Res() res: any) {
     const out = answer(req.headers["if-none-match"]);
     res.status(out.status);
+    if (out.status === 304) res.statusMessage = "Not Modified"; // as a proxying action copies it
     for (const [name, value] of Object.entries(out.headers)) res.set(name, value);
     res.send(out.body ?? "");
     return res;
@@ -93,6 +94,7 @@ for (const driver of ALL_DRIVERS) {
       const revalidated = await app.http.get(path);
       expect(state.actionSaw).to.deep.equal([undefined, '"v1"']);
       expect(revalidated.status).to.equal(200);
+      expect((revalidated as unknown as { res: { statusMessage: string } }).res.statusMessage).to.equal("OK");
       expect(revalidated.text).to.equal("page v1");
       expect(revalidated.headers["content-length"]).to.equal(String(Buffer.byteLength("page v1")));
       expect(revalidated.headers["x-first"]).to.equal("1"); // kept from the stored response

@@ -172,6 +172,7 @@ function captureExpressResponse(slot: RequestSlot, req: ExpressLikeRequest, res:
     if (substitute) {
       // The action's 304 confirmed the stored copy: the client, which asked unconditionally, gets it.
       res.statusCode = substitute.status;
+      res.statusMessage = ""; // the 304's reason phrase would go out with it; "" lets Node send the status's own
       for (const [name, value] of Object.entries(substitute.headers)) res.setHeader(name, value);
       res.setHeader("content-length", substitute.body.length);
       declaredLength = undefined;
@@ -199,6 +200,8 @@ function captureExpressResponse(slot: RequestSlot, req: ExpressLikeRequest, res:
     }
     this.statusCode = statusCode;
     decideNow(undefined);
+    // A 304 replaced by the stored page: its reason phrase ("Not Modified") goes too.
+    if (substitute && typeof rest[0] === "string") rest.shift();
     return (originalWriteHead as (...a: unknown[]) => ServerResponse).call(this, this.statusCode, ...rest);
   } as typeof res.writeHead;
 

@@ -8,7 +8,7 @@ export const MAX_VARIANTS_PER_KEY = 32;
  * prefix's entries or another variant's, whatever characters it holds.
  */
 export function buildStorageKey(prefix: string | undefined, key: string, variantSlot?: number): string {
-  const encoded = encodeURIComponent(prefix ?? "");
+  const encoded = prefix === undefined || prefix === "" ? "" : encodeURIComponent(prefix);
   return variantSlot === undefined ? `${encoded}:${key}` : `${encoded}|v${variantSlot}:${key}`;
 }
 

@@ -39,6 +39,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 // NUL is refused by PostgreSQL text; other control characters are kept out of clear parts so that
 // a part is printable wherever it shows up (redis-cli, logs).
 const CONTROL = /[\u0000-\u001f\u007f]/;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /**
  * True when `value` can be written in clear on every store: no control characters, no lone surrogates.
@@ -48,6 +49,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * isStoreSafeText(":/?q=\u0000"); // false
  */
 export function isStoreSafeText(value: string): boolean {
+  // Printable ASCII, what nearly every key is, needs one scan instead of the two below.
+  if (PRINTABLE_ASCII.test(value)) return true;
   return !CONTROL.test(value) && !LONE_SURROGATE.test(value);
 }
 
