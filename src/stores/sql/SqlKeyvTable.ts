@@ -52,6 +52,20 @@ interface VersionRow {
  * const table = SqlKeyvTable.of(new KeyvSqlite({ uri: "sqlite:///var/cache/pages.db" }));
  * await table?.popPrefix("ccp:index:=products:", 500);
  */
+/** PostgreSQL's SQLSTATE for "deadlock detected". */
+const PG_DEADLOCK = "40P01";
+/** How many times a statement PostgreSQL ended as a deadlock victim is tried in all. */
+const DEADLOCK_ATTEMPTS = 4;
+
+/** The one order every statement here locks rows in (JavaScript's string order). */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function inKeyOrder(keys: readonly string[]): string[] {
+  return [...new Set(keys)].sort(compareKeys);
+}
+
 export class SqlKeyvTable {
   readonly dialect: "sqlite" | "postgres";
   /** Longest key the table's key column holds (the adapter's `keySize`, default 255). */
@@ -111,9 +125,21 @@ export class SqlKeyvTable {
     return this.prefixIndex;
   }
 
+  /**
+   * Runs one statement (each is a transaction of its own). PostgreSQL may still end one of two
+   * statements that wait on each other's rows with "deadlock detected" (40P01); it then undid
+   * nothing but that statement, so it is run again, a few times, after a short random pause.
+   */
   private async run<T>(sql: string, params: unknown[]): Promise<T[]> {
-    const rows = await this.adapter.query(sql, params);
-    return (Array.isArray(rows) ? rows : []) as T[];
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const rows = await this.adapter.query(sql, params);
+        return (Array.isArray(rows) ? rows : []) as T[];
+      } catch (error) {
+        if (attempt >= DEADLOCK_ATTEMPTS || (error as { code?: unknown } | null)?.code !== PG_DEADLOCK) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10 * attempt));
+      }
+    }
   }
 
   /** The exclusive upper bound of the keys starting with `prefix` (which ends with ":"), in byte order. */
@@ -128,7 +154,7 @@ export class SqlKeyvTable {
    */
   async upsertGrowing(rows: SqlRow[]): Promise<void> {
     // In key order: two statements locking rows in one order never deadlock (PostgreSQL).
-    const unique = [...new Map(rows.map((r) => [r.key, r])).values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const unique = [...new Map(rows.map((r) => [r.key, r])).values()].sort((a, b) => compareKeys(a.key, b.key));
     for (let i = 0; i < unique.length; i += 500) {
       const batch = unique.slice(i, i + 500);
       if (this.dialect === "postgres") {
@@ -193,12 +219,19 @@ export class SqlKeyvTable {
     return Number(rows[0]?.n ?? 0);
   }
 
-  /** Deletes the rows with these keys (one statement); returns how many existed. */
+  /**
+   * Deletes the rows with these keys (one statement); returns how many existed. On PostgreSQL the
+   * rows are locked first in the order {@link upsertGrowing} writes them in, so a delete and a write
+   * of overlapping keys never wait on each other crosswise.
+   */
   async deleteKeys(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
     const rows =
       this.dialect === "postgres"
-        ? await this.run(`DELETE FROM ${this.table} WHERE key = ANY($1) RETURNING key`, [keys])
+        ? await this.run(
+            `DELETE FROM ${this.table} WHERE key IN (SELECT t.key FROM ${this.table} t JOIN UNNEST($1::text[]) WITH ORDINALITY AS u(k, i) ON t.key = u.k ORDER BY u.i FOR UPDATE OF t) RETURNING key`,
+            [inKeyOrder(keys)],
+          )
         : await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) RETURNING key`, [JSON.stringify(keys)]);
     return rows.length;
   }
@@ -387,10 +420,10 @@ export class SqlKeyvTable {
     if (expired.length > 0) {
       // Checked again in the statement: a row rewritten since the page was read is kept.
       const rows = postgres
-        ? await this.run(`DELETE FROM ${this.table} WHERE key = ANY($1) AND ${PG_EXPIRES("value")} < $2::bigint RETURNING key`, [
-            expired,
-            String(Math.floor(nowMs)),
-          ])
+        ? await this.run(
+            `DELETE FROM ${this.table} WHERE key IN (SELECT t.key FROM ${this.table} t JOIN UNNEST($1::text[]) WITH ORDINALITY AS u(k, i) ON t.key = u.k ORDER BY u.i FOR UPDATE OF t) AND ${PG_EXPIRES("value")} < $2::bigint RETURNING key`,
+            [inKeyOrder(expired), String(Math.floor(nowMs))],
+          )
         : await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) AND ${SQLITE_EXPIRES("value")} < ? RETURNING key`, [
             JSON.stringify(expired),
             Math.floor(nowMs),
