@@ -144,7 +144,6 @@ export class TagVersionStore {
     return versions;
   }
 
-  /** The current versions, read synchronously from a store in process memory; undefined for other stores. */
   /**
    * Whether every tag still has the version recorded in `tags`, read synchronously from a store in
    * process memory without building an object on this hit path; undefined for other stores.
@@ -156,6 +155,7 @@ export class TagVersionStore {
     return true;
   }
 
+  /** The current versions, read synchronously from a store in process memory; undefined for other stores. */
   readSync(names: readonly string[]): Record<string, number | undefined> | undefined {
     const peek = this.driver.peekVersion;
     if (!peek) return undefined;

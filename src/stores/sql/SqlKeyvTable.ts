@@ -45,13 +45,6 @@ interface VersionRow {
   e?: number | string | null;
 }
 
-/**
- * The table behind a SQL Keyv adapter.
- *
- * @example
- * const table = SqlKeyvTable.of(new KeyvSqlite({ uri: "sqlite:///var/cache/pages.db" }));
- * await table?.popPrefix("ccp:index:=products:", 500);
- */
 /** PostgreSQL's SQLSTATE for "deadlock detected". */
 const PG_DEADLOCK = "40P01";
 /** How many times a statement PostgreSQL ended as a deadlock victim is tried in all. */
@@ -66,6 +59,22 @@ function inKeyOrder(keys: readonly string[]): string[] {
   return [...new Set(keys)].sort(compareKeys);
 }
 
+/**
+ * The keys of `table` among the text array `$1` (given in key order), locked in that order: a
+ * statement deleting them locks rows as {@link SqlKeyvTable.upsertGrowing} does, so the two never
+ * wait on each other crosswise (PostgreSQL).
+ */
+function pgKeysLockedInOrder(table: string): string {
+  return `SELECT t.key FROM ${table} t JOIN UNNEST($1::text[]) WITH ORDINALITY AS u(k, i) ON t.key = u.k ORDER BY u.i FOR UPDATE OF t`;
+}
+
+/**
+ * The table behind a SQL Keyv adapter.
+ *
+ * @example
+ * const table = SqlKeyvTable.of(new KeyvSqlite({ uri: "sqlite:///var/cache/pages.db" }));
+ * await table?.popPrefix("ccp:index:=products:", 500);
+ */
 export class SqlKeyvTable {
   readonly dialect: "sqlite" | "postgres";
   /** Longest key the table's key column holds (the adapter's `keySize`, default 255). */
@@ -228,10 +237,7 @@ export class SqlKeyvTable {
     if (keys.length === 0) return 0;
     const rows =
       this.dialect === "postgres"
-        ? await this.run(
-            `DELETE FROM ${this.table} WHERE key IN (SELECT t.key FROM ${this.table} t JOIN UNNEST($1::text[]) WITH ORDINALITY AS u(k, i) ON t.key = u.k ORDER BY u.i FOR UPDATE OF t) RETURNING key`,
-            [inKeyOrder(keys)],
-          )
+        ? await this.run(`DELETE FROM ${this.table} WHERE key IN (${pgKeysLockedInOrder(this.table)}) RETURNING key`, [inKeyOrder(keys)])
         : await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) RETURNING key`, [JSON.stringify(keys)]);
     return rows.length;
   }
@@ -311,7 +317,7 @@ export class SqlKeyvTable {
         versioned: w.versioned || previous?.versioned === true,
       });
     }
-    const sorted = [...merged.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const sorted = [...merged.values()].sort((a, b) => compareKeys(a.key, b.key));
     const byKey = new Map<string, VersionRow>();
     const now = String(Math.floor(nowMs));
     for (let i = 0; i < sorted.length; i += 500) {
@@ -420,10 +426,10 @@ export class SqlKeyvTable {
     if (expired.length > 0) {
       // Checked again in the statement: a row rewritten since the page was read is kept.
       const rows = postgres
-        ? await this.run(
-            `DELETE FROM ${this.table} WHERE key IN (SELECT t.key FROM ${this.table} t JOIN UNNEST($1::text[]) WITH ORDINALITY AS u(k, i) ON t.key = u.k ORDER BY u.i FOR UPDATE OF t) AND ${PG_EXPIRES("value")} < $2::bigint RETURNING key`,
-            [inKeyOrder(expired), String(Math.floor(nowMs))],
-          )
+        ? await this.run(`DELETE FROM ${this.table} WHERE key IN (${pgKeysLockedInOrder(this.table)}) AND ${PG_EXPIRES("value")} < $2::bigint RETURNING key`, [
+            inKeyOrder(expired),
+            String(Math.floor(nowMs)),
+          ])
         : await this.run(`DELETE FROM ${this.table} WHERE key IN (SELECT value FROM json_each(?)) AND ${SQLITE_EXPIRES("value")} < ? RETURNING key`, [
             JSON.stringify(expired),
             Math.floor(nowMs),
