@@ -4,6 +4,7 @@ import type { BaseSurrogateIndex } from "../indexes/base";
 import { KeyvSurrogateIndex } from "../indexes/keyv";
 import { reportProblem } from "../logger";
 import { entryPart, lockPart } from "../stores/keyParts";
+import { KeyMemo } from "../stores/keyMemo";
 import { DEFAULT_MEMORY_MAX_BYTES } from "../stores/memory/MemoryStore";
 import { openStoreDriver, type KeyvStoreSpec } from "../stores/openStoreDriver";
 import { RETENTION_SLACK_MS } from "../stores/retention";
@@ -142,6 +143,8 @@ export class KeyvCacheBackend extends BaseCacheBackend {
   readonly tierLink?: TierLink;
   /** The invalidation log, on stores that carry one (Redis): every invalidation goes through it. */
   private readonly channel?: TierChannel;
+  /** Storage key → entry part, derived once per key (every hit needs it). */
+  private readonly entryParts: KeyMemo;
 
   /** The rules of its options, checked by its constructor and by `configureCachePage`. */
   static readonly optionsSchema = KeyvCacheBackendOptionsSchema;
@@ -156,6 +159,8 @@ export class KeyvCacheBackend extends BaseCacheBackend {
     const maxBytes = options.maxBytes ?? DEFAULT_MEMORY_MAX_BYTES;
     this.stores = openStoreDriver(options.store, options.namespace ?? "ccp", { maxBytes });
     this.storeScope = this.stores.shared ? "shared" : "process";
+    const budget = this.stores.partBudget;
+    this.entryParts = new KeyMemo((key) => entryPart(key, budget));
     if (options.storeTimeoutMs !== undefined) this.storeTimeoutMs = options.storeTimeoutMs;
     if (this.stores.localBytes) this.localBytes = () => this.stores.localBytes!();
     this.channel = this.stores.tierChannel?.();
@@ -191,7 +196,7 @@ export class KeyvCacheBackend extends BaseCacheBackend {
 
   /** The part an entry with this storage key is stored under in the entries namespace (and its member in the index). */
   entryKeyOf(key: string): string {
-    return entryPart(key, this.stores.partBudget);
+    return this.entryParts.get(key);
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Keyv } from "keyv";
 import { KeyedMutex } from "../stores/KeyedMutex";
 import { softMarkPart, tagPart, versionedMarkPart } from "../stores/keyParts";
+import { KeyMemo } from "../stores/keyMemo";
 import { RETENTION_SLACK_MS } from "../stores/retention";
 import type { StoreDriver, VersionWrite, VersionWriteRequest } from "../stores/StoreDriver";
 import { nextVersion, versionFloor } from "../stores/versionClock";
@@ -108,7 +109,13 @@ export class TagVersionStore {
   /** Version keys seen lately (part → version and expiry), for {@link ensure} with `extend`. */
   private readonly remembered = new Map<string, { version: number; expiresAt: number }>();
 
-  constructor(readonly driver: StoreDriver) {}
+  /** Tag name → version part, derived once per name (every hit of a tagged page needs it). */
+  private readonly parts: KeyMemo;
+
+  constructor(readonly driver: StoreDriver) {
+    const budget = driver.partBudget;
+    this.parts = new KeyMemo((name) => tagPart(name, budget));
+  }
 
   /** The Keyv namespace holding the versions. */
   get keyv(): Keyv {
@@ -117,7 +124,7 @@ export class TagVersionStore {
 
   /** The part the version of `name` is stored under in the Keyv namespace. */
   keyOf(name: string): string {
-    return tagPart(name, this.driver.partBudget);
+    return this.parts.get(name);
   }
 
   /**

@@ -28,9 +28,9 @@ type TrustFn = (address: string | undefined, hop: number) => boolean;
 /** The host the client asked for: `Host`, or the first `X-Forwarded-Host` when the app trusts the proxy it came through. */
 function hostOf(req: ExpressLikeRequest): string {
   const forwarded = req.headers["x-forwarded-host"];
-  const trust = req.app?.get?.("trust proxy fn") as TrustFn | undefined;
-  if (typeof forwarded === "string" && forwarded !== "" && typeof trust === "function" && trust(req.socket?.remoteAddress, 0)) {
-    return forwarded.split(",")[0]!.trim();
+  if (typeof forwarded === "string" && forwarded !== "") {
+    const trust = req.app?.get?.("trust proxy fn") as TrustFn | undefined;
+    if (typeof trust === "function" && trust(req.socket?.remoteAddress, 0)) return forwarded.split(",")[0]!.trim();
   }
   return req.headers.host ?? "";
 }

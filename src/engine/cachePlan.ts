@@ -65,7 +65,9 @@ export class CachePlan {
   debugHeader?: string;
   /** Where the hit came from: the in-process read or the store. */
   answeredFrom?: "memory" | "store";
-  private variant: Variant;
+  private variantKey!: string;
+  /** The key single-flight and locks use: one computation per `keyFunc` result, whatever the variant. */
+  private readonly flightKey: string;
   private token: unknown;
   private lookedUp = false;
   private lookupFailed = false;
@@ -95,7 +97,8 @@ export class CachePlan {
   ) {
     this.surrogateKeys = tagNames(tags);
     this.authorizedRequest = request.headers.authorization !== undefined;
-    this.variant = variantOf(varyNamesOf(settings.memory, this.flightKey), request);
+    this.flightKey = buildStorageKey(prefix, key);
+    this.select(variantOf(varyNamesOf(settings.memory, this.flightKey), request));
     this.releaseBackend = retainBackend(backend);
   }
 
@@ -116,12 +119,12 @@ export class CachePlan {
 
   /** The key this request's variant is stored under. */
   get storageKey(): string {
-    return buildStorageKey(this.prefix, this.key, this.variant.slot);
+    return this.variantKey;
   }
 
-  /** The key single-flight and locks use: one computation per `keyFunc` result, whatever the variant. */
-  private get flightKey(): string {
-    return buildStorageKey(this.prefix, this.key);
+  /** Makes `variant` the one this request reads and stores. */
+  private select(variant: Variant): void {
+    this.variantKey = variant.slot === undefined ? this.flightKey : buildStorageKey(this.prefix, this.key, variant.slot);
   }
 
   /**
@@ -147,7 +150,7 @@ export class CachePlan {
     if (flight) {
       await waitFor(flight, this.settings.flightWaitMs);
       // The leader may have learned what the action varies on: look up this request's variant.
-      this.variant = variantOf(varyNamesOf(this.settings.memory, this.flightKey), this.request);
+      this.select(variantOf(varyNamesOf(this.settings.memory, this.flightKey), this.request));
       const again = await this.read(Date.now());
       return again.kind === "fresh" ? again.reply : undefined;
     }
@@ -381,7 +384,7 @@ export class CachePlan {
     this.trace?.finish("miss", { stored: true });
     learnVaryNames(this.settings.memory, this.flightKey, verdict.varyNames);
     const variant = variantOf(verdict.varyNames, this.request);
-    this.variant = variant;
+    this.select(variant);
     const meta: EntryMeta = {
       action: this.settings.identity,
       storedAt: page.storedAt,

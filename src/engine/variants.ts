@@ -36,7 +36,8 @@ const REMEMBERED_KEYS = 10_000;
 
 /** The header names the response under `key` was last seen to vary on (none when unknown). */
 export function varyNamesOf(memory: ActionMemory, key: string): readonly string[] {
-  return memory.varyByKey.get(key) ?? NONE;
+  // Most actions vary on nothing: then no key needs hashing.
+  return memory.varyByKey.size === 0 ? NONE : (memory.varyByKey.get(key) ?? NONE);
 }
 
 const NONE: readonly string[] = [];

@@ -3,6 +3,7 @@ import { Keyv } from "keyv";
 import { nextVersion } from "../versionClock";
 import type { NativeTagIndex, PruneStepResult, StoreDriver, StoreNamespace, VersionWrite, VersionWriteRequest } from "../StoreDriver";
 import { tagPart } from "../keyParts";
+import { KeyMemo } from "../keyMemo";
 import { MemoryStore, type MemoryMap } from "./MemoryStore";
 import { isMemoryIndexRecord, MemoryTagIndex, trimMemoryRecord } from "./MemoryTagIndex";
 
@@ -47,6 +48,8 @@ export class MemoryStoreDriver implements StoreDriver {
   /** Present only on a plain Map, which keeps expired values until someone looks. */
   readonly pruneStep?: (batchSize: number) => Promise<PruneStepResult>;
   private walk?: Iterator<string>;
+  /** Part → key in the map, per namespace (the Keyv prefix added once per part, not per read). */
+  private readonly physicalKeys: Record<StoreNamespace, KeyMemo>;
   private stopListening?: () => void;
 
   constructor(
@@ -57,6 +60,8 @@ export class MemoryStoreDriver implements StoreDriver {
     this.entries = open(names.entries);
     this.index = open(names.index);
     this.versions = open(names.versions);
+    const memo = (keyv: Keyv) => new KeyMemo((part) => keyv._getKeyPrefix(part));
+    this.physicalKeys = { entries: memo(this.entries), index: memo(this.index), versions: memo(this.versions) };
     if (map instanceof Map) this.pruneStep = async (batchSize) => this.pruneMap(batchSize);
     if (map instanceof MemoryStore) {
       // An entry the store evicted or expired leaves its tags' records too, so a record holds only
@@ -90,12 +95,8 @@ export class MemoryStoreDriver implements StoreDriver {
     this.walk = undefined;
   }
 
-  private keyv(namespace: StoreNamespace): Keyv {
-    return this[namespace];
-  }
-
   private physical(namespace: StoreNamespace, part: string): string {
-    return this.keyv(namespace)._getKeyPrefix(part);
+    return this.physicalKeys[namespace].get(part);
   }
 
   peek(namespace: StoreNamespace, part: string): unknown {
