@@ -27,6 +27,7 @@ const calls: Record<string, number> = {};
 const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
 const key = (r: { path: string }) => r.path;
 const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+const utf8Text = "café ☕ 𝄞 ünïcödé — 終わり";
 const wrap = (_action: Action, content: unknown) => ({ wrapped: content });
 
 @Service()
@@ -84,6 +85,23 @@ class KindsController {
   latin1() {
     count("latin1");
     return Buffer.from([0x63, 0x61, 0x66, 0xe9, 0xff, 0xfe, 0x00]);
+  }
+
+  @Get("/utf8")
+  @ContentType("text/plain; charset=utf-8")
+  @CachePage({ timeout: 60, keyFunc: key })
+  utf8() {
+    count("utf8");
+    // Multi-byte text, and bytes that are UTF-8 but for one cut-off sequence at the end.
+    return Buffer.concat([Buffer.from(utf8Text, "utf8"), Buffer.from([0xe2, 0x98])]);
+  }
+
+  @Get("/utf8-exact")
+  @ContentType("text/plain; charset=utf-8")
+  @CachePage({ timeout: 60, keyFunc: key })
+  utf8Exact() {
+    count("utf8-exact");
+    return utf8Text;
   }
 
   @Get("/res")
@@ -257,6 +275,14 @@ for (const driver of ALL_DRIVERS) {
       const latin = await missThenHit("/kinds/latin1", "latin1", (t) => t.parse(rawParser));
       expect([...latin.hit.body]).to.deep.equal([0x63, 0x61, 0x66, 0xe9, 0xff, 0xfe, 0x00]);
       expect(latin.hit.headers["content-type"]).to.equal("text/plain; charset=latin1");
+    });
+
+    it("replays multi-byte UTF-8 text, and bytes that only look like it, byte for byte", async () => {
+      const exact = await missThenHit("/kinds/utf8-exact", "utf8-exact", (t) => t.parse(rawParser));
+      expect(Buffer.compare(exact.hit.body, Buffer.from(utf8Text, "utf8"))).to.equal(0);
+      expect(exact.hit.headers["content-length"]).to.equal(String(Buffer.byteLength(utf8Text)));
+      const cut = await missThenHit("/kinds/utf8", "utf8", (t) => t.parse(rawParser));
+      expect(Buffer.compare(cut.hit.body, Buffer.concat([Buffer.from(utf8Text, "utf8"), Buffer.from([0xe2, 0x98])]))).to.equal(0);
     });
 
     it("captures a response written through @Res() / @Ctx()", async () => {

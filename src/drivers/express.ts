@@ -137,6 +137,7 @@ export function sendExpressReply(res: ServerResponse, reply: Reply): void {
   for (const name in reply.extra) res.setHeader(name, reply.extra[name]!);
   res.writeHead(reply.status, reply.headers as OutgoingHttpHeaders);
   if (reply.body === undefined) res.end();
+  else if (reply.text !== undefined) res.end(reply.text, "utf8");
   else res.end(reply.body);
 }
 
