@@ -28,6 +28,8 @@ const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
 const key = (r: { path: string }) => r.path;
 const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const utf8Text = "café ☕ 𝄞 ünïcödé — 終わり";
+/** Multi-byte text, and bytes that are UTF-8 but for one cut-off sequence at the end. */
+const utf8Cut = Buffer.concat([Buffer.from(utf8Text, "utf8"), Buffer.from([0xe2, 0x98])]);
 const wrap = (_action: Action, content: unknown) => ({ wrapped: content });
 
 @Service()
@@ -92,8 +94,7 @@ class KindsController {
   @CachePage({ timeout: 60, keyFunc: key })
   utf8() {
     count("utf8");
-    // Multi-byte text, and bytes that are UTF-8 but for one cut-off sequence at the end.
-    return Buffer.concat([Buffer.from(utf8Text, "utf8"), Buffer.from([0xe2, 0x98])]);
+    return utf8Cut;
   }
 
   @Get("/utf8-exact")
@@ -282,7 +283,7 @@ for (const driver of ALL_DRIVERS) {
       expect(Buffer.compare(exact.hit.body, Buffer.from(utf8Text, "utf8"))).to.equal(0);
       expect(exact.hit.headers["content-length"]).to.equal(String(Buffer.byteLength(utf8Text)));
       const cut = await missThenHit("/kinds/utf8", "utf8", (t) => t.parse(rawParser));
-      expect(Buffer.compare(cut.hit.body, Buffer.concat([Buffer.from(utf8Text, "utf8"), Buffer.from([0xe2, 0x98])]))).to.equal(0);
+      expect(Buffer.compare(cut.hit.body, utf8Cut)).to.equal(0);
     });
 
     it("captures a response written through @Res() / @Ctx()", async () => {
