@@ -3,7 +3,9 @@
  * key or a tag name (their store part, their physical key). Deriving one costs a scan, a copy and
  * a hash of a fresh string on every request; a memo hit costs one hash, and hands back a string
  * whose hash V8 has already cached, which makes the store's own Map lookup that follows cheap.
- * When `limit` keys are memoised it starts over (a flood of distinct URLs keeps it small).
+ * When `limit` keys are memoised it starts over (a flood of distinct URLs keeps it small), and a
+ * key longer than `maxKeyLength` is derived every time, never kept: what the memo holds stays
+ * within `limit × maxKeyLength` characters of keys (plus what they derive to), whatever the URLs.
  *
  * @example
  * const parts = new KeyMemo((key) => entryPart(key));
@@ -15,9 +17,11 @@ export class KeyMemo {
   constructor(
     private readonly derive: (key: string) => string,
     private readonly limit = 4096,
+    private readonly maxKeyLength = 512,
   ) {}
 
   get(key: string): string {
+    if (key.length > this.maxKeyLength) return this.derive(key);
     let value = this.known.get(key);
     if (value === undefined) {
       if (this.known.size >= this.limit) this.known.clear();
