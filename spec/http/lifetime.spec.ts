@@ -86,8 +86,37 @@ class LifetimeController {
     return `age ${count("ownAge")}`;
   }
 
+  @Get("/own-swr")
+  @Header("Cache-Control", "max-age=1, stale-while-revalidate=30")
+  @CachePage({ timeout: 60, keyFunc: key })
+  ownSwr() {
+    return `swr ${count("ownSwr")}`;
+  }
+
+  @Get("/own-swr-short")
+  @Header("Cache-Control", "max-age=1, stale-while-revalidate=1")
+  @CachePage({ timeout: 60, keyFunc: key })
+  ownSwrShort() {
+    return `short ${count("ownSwrShort")}`;
+  }
+
+  @Get("/own-swr-capped")
+  @Header("Cache-Control", "stale-while-revalidate=3600")
+  @CachePage({ timeout: 1, keyFunc: key })
+  ownSwrCapped() {
+    return `capped ${count("ownSwrCapped")}`;
+  }
+
+  @Get("/own-sie")
+  @Header("Cache-Control", "max-age=1, stale-if-error=30")
+  @CachePage({ timeout: 60, keyFunc: key })
+  ownSie() {
+    if (count("ownSie") > 1) throw new Error("database down");
+    return "sie 1";
+  }
+
   @Get("/must-revalidate")
-  @Header("Cache-Control", "max-age=1, must-revalidate")
+  @Header("Cache-Control", "max-age=1, must-revalidate, stale-while-revalidate=30, stale-if-error=30")
   @CachePage({ timeout: 60, keyFunc: key, staleWhileRevalidate: 30, staleIfError: 30 })
   mustRevalidate() {
     return `mr ${count("mustRevalidate")}`;
@@ -195,6 +224,52 @@ for (const driver of ALL_DRIVERS) {
       expect(dated.headers["x-cache"]).to.equal("HIT");
       expect(dated.headers.date).to.equal(OLD_DATE);
       expect(Number(dated.headers.age)).to.be.at.least(3);
+    });
+
+    it("serves a response stale within its own stale-while-revalidate while one refresh runs, then the refreshed page", async () => {
+      await app.http.get("/life/own-swr");
+      await sleep(1_100);
+      const stale = await app.http.get("/life/own-swr");
+      expect(stale.headers["x-cache"]).to.equal("STALE");
+      expect(stale.text).to.equal("swr 1");
+      expect(stale.headers["cache-status"]).to.match(/custom-cache-page; fwd=stale/);
+      expect(stale.headers["cache-control"]).to.equal("max-age=1, stale-while-revalidate=30");
+      let refreshed = await app.http.get("/life/own-swr");
+      for (let i = 0; i < 20 && refreshed.text !== "swr 2"; i += 1) {
+        await sleep(50);
+        refreshed = await app.http.get("/life/own-swr");
+      }
+      expect(refreshed.text).to.equal("swr 2");
+      expect(refreshed.headers["x-cache"]).to.equal("HIT");
+      expect(calls.ownSwr, "one background refresh").to.equal(2);
+    });
+
+    it("never serves a response stale past its own stale-while-revalidate window", async () => {
+      await app.http.get("/life/own-swr-short");
+      await sleep(2_200);
+      const after = await app.http.get("/life/own-swr-short");
+      expect(after.headers["x-cache"]).to.equal("MISS");
+      expect(after.text).to.equal("short 2");
+    });
+
+    it("keeps a response's own stale window within the action's timeout", async () => {
+      const miss = await app.http.get("/life/own-swr-capped");
+      expect(miss.headers["cache-control"]).to.equal("stale-while-revalidate=3600, max-age=1");
+      // Fresh for 1 s, stale for at most the timeout (1 s) more, however long the response asks for.
+      await sleep(2_200);
+      const after = await app.http.get("/life/own-swr-capped");
+      expect(after.headers["x-cache"]).to.equal("MISS");
+      expect(after.text).to.equal("capped 2");
+    });
+
+    it("serves a response's stale copy instead of an error within its own stale-if-error", async () => {
+      await app.http.get("/life/own-sie");
+      await sleep(1_100);
+      const res = await app.http.get("/life/own-sie");
+      expect(res.status).to.equal(200);
+      expect(res.headers["x-cache"]).to.equal("STALE");
+      expect(res.text).to.equal("sie 1");
+      expect(calls.ownSie).to.equal(2);
     });
 
     it("never serves a must-revalidate response stale, whatever staleWhileRevalidate says", async () => {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { cacheStatusMember, withCacheStatus } from "../../src/http/cacheStatus";
 import { parseCacheControl } from "../../src/http/cacheControl";
 import { answersNotModified, ifNoneMatchMatches, strongEtag } from "../../src/http/conditional";
-import { freshnessHeadersToAdd, freshSeconds, ownFreshness } from "../../src/http/freshness";
+import { freshnessHeadersToAdd, freshSeconds, ownFreshness, ownStaleWindows } from "../../src/http/freshness";
 import { storableHeaders } from "../../src/http/headers";
 import { conditionalRequestHeaders, freshenedHeaders, validatorsOf } from "../../src/http/revalidation";
 import { parseDictionary } from "../../src/http/structuredField";
@@ -84,6 +84,32 @@ describe("HTTP rules (pure)", () => {
       expect(ownFreshness({ expires: formatHttpDate(NOW - 60_000) }, NOW).lifetime).to.equal(0);
       expect(ownFreshness({ "cache-control": "max-age=abc" }, NOW).lifetime).to.equal(0);
       expect(ownFreshness({ "cache-control": "max-age=99999999999" }, NOW).lifetime).to.equal(2147483648);
+    });
+
+    it("reads the response's own stale windows (RFC 5861), 0 for none or one that is not delta-seconds", () => {
+      const own = ownFreshness({ "cache-control": "max-age=1, stale-while-revalidate=30, stale-if-error=600" }, NOW);
+      expect([own.staleWhileRevalidate, own.staleIfError]).to.deep.equal([30, 600]);
+      const none = ownFreshness({ "cache-control": "max-age=1" }, NOW);
+      expect([none.staleWhileRevalidate, none.staleIfError]).to.deep.equal([0, 0]);
+      const bad = ownFreshness({ "cache-control": "stale-while-revalidate=-1, stale-if-error=1.5" }, NOW);
+      expect([bad.staleWhileRevalidate, bad.staleIfError]).to.deep.equal([0, 0]);
+      // A valid CDN-Cache-Control speaks for this cache instead of Cache-Control.
+      const targeted = ownFreshness({ "cdn-cache-control": "max-age=5, stale-while-revalidate=9", "cache-control": "stale-while-revalidate=99" }, NOW);
+      expect(targeted.staleWhileRevalidate).to.equal(9);
+    });
+
+    it("keeps the own stale windows within timeout, and none for a response that must be revalidated", () => {
+      expect(ownStaleWindows(ownFreshness({ "cache-control": "max-age=1, stale-while-revalidate=30, stale-if-error=5" }, NOW), 10)).to.deep.equal({
+        whileRevalidate: 10,
+        ifError: 5,
+      });
+      for (const cc of [
+        "max-age=1, must-revalidate, stale-while-revalidate=30",
+        "s-maxage=1, stale-if-error=30",
+        "max-age=1, proxy-revalidate, stale-if-error=30",
+      ]) {
+        expect(ownStaleWindows(ownFreshness({ "cache-control": cc }, NOW), 60), cc).to.deep.equal({ whileRevalidate: 0, ifError: 0 });
+      }
     });
 
     it("counts the response's own Age, or how far its Date lies behind", () => {

@@ -6,6 +6,7 @@ import type { CacheRequest, LookupResult, TagRef } from "../model";
 import { strongEtag } from "../http/conditional";
 import type { HeaderBag } from "../http/headers";
 import { guardedStoreCall, isCircuitOpen } from "../http/storeGuard";
+import type { StaleWindows } from "../http/freshness";
 import { conditionalRequestHeaders, freshenedHeaders, type Validators } from "../http/revalidation";
 import { acceptsEncoding, sameVariant } from "../http/vary";
 import { decidePage, finalVerdict, type PageDecision, type StorablePage } from "./missPolicy";
@@ -49,6 +50,8 @@ interface EntryMeta extends StoredTimes {
   encoding?: string;
   /** must-revalidate, proxy-revalidate or s-maxage: never served stale. */
   noStale?: boolean;
+  /** The response's own stale windows, seconds (RFC 5861; the action's options apply besides). */
+  ownStale?: Partial<StaleWindows>;
   /** The action's own ETag / Last-Modified: once stale, the entry is revalidated with them. */
   validators?: Validators;
 }
@@ -283,9 +286,20 @@ export class CachePlan {
     const expired = meta.validators && typeof meta.validators === "object" ? { stored, validators: meta.validators } : undefined;
     if (meta.noStale) return { kind: "none", expired };
     const staleFor = now - times.freshUntil;
-    if (staleFor <= this.settings.staleWhileRevalidate * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: true };
-    if (staleFor <= this.settings.staleIfError * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: false, expired };
+    const windows = this.staleWindows(meta);
+    if (staleFor <= windows.whileRevalidate * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: true };
+    if (staleFor <= windows.ifError * 1000) return { kind: "stale", reply: this.replyFor(stored, times, now, "STALE"), revalidate: false, expired };
     return { kind: "none", expired };
+  }
+
+  /** How long past its freshness an entry may be served stale: the action's windows or the response's own, the larger. */
+  private staleWindows(meta: Pick<EntryMeta, "ownStale">): StaleWindows {
+    const own = meta.ownStale;
+    const seconds = (value: unknown) => (typeof value === "number" && value > 0 ? value : 0);
+    return {
+      whileRevalidate: Math.max(this.settings.staleWhileRevalidate, seconds(own?.whileRevalidate)),
+      ifError: Math.max(this.settings.staleIfError, seconds(own?.ifError)),
+    };
   }
 
   private replyFor(stored: NonNullable<LookupResult["response"]>, times: StoredTimes, now: number, label: "HIT" | "STALE"): Reply {
@@ -394,6 +408,7 @@ export class CachePlan {
       ...(variant.names.length > 0 ? { vary: [...variant.names], varyValues: variant.values } : {}),
       ...(page.encoding ? { encoding: page.encoding } : {}),
       ...(page.noStale ? { noStale: true } : {}),
+      ...(page.ownStale ? { ownStale: page.ownStale } : {}),
       ...(page.validators ? { validators: page.validators } : {}),
     };
     // A streamed body's ETag can only be computed now; the miss went out without one, hits carry it.
@@ -414,7 +429,8 @@ export class CachePlan {
   ): Promise<void> {
     // From here the flight settles when the entry is stored, so waiters find it.
     this.committing = true;
-    const staleWindow = meta.noStale ? 0 : Math.max(this.settings.staleWhileRevalidate, this.settings.staleIfError);
+    const windows = this.staleWindows(meta);
+    const staleWindow = meta.noStale ? 0 : Math.max(windows.whileRevalidate, windows.ifError);
     // An entry the action can confirm with a 304 is kept for the action's whole timeout, also
     // once its own (shorter) lifetime ran out: then it is revalidated instead of computed again.
     const kept = meta.validators ? timeout : 0;

@@ -2,7 +2,7 @@ import { getHttpSettings } from "../config/configure";
 import { reportProblem } from "../logger";
 import type { CachedResponse } from "../model";
 import { strongEtag } from "../http/conditional";
-import { freshnessHeadersToAdd, freshSeconds, ownFreshness } from "../http/freshness";
+import { freshnessHeadersToAdd, freshSeconds, ownFreshness, ownStaleWindows, type StaleWindows } from "../http/freshness";
 import { headerText, sameHeaderValue, storableHeaders, type HeaderBag } from "../http/headers";
 import { formatHttpDate } from "../http/httpDate";
 import { validatorsOf, type Validators } from "../http/revalidation";
@@ -26,6 +26,8 @@ export interface StorablePage {
   /** The coding of the recorded bytes when the action encoded them itself; undefined: identity. */
   encoding?: string;
   noStale: boolean;
+  /** The response's own `stale-while-revalidate` / `stale-if-error` (RFC 5861), up to `timeout`. */
+  ownStale?: StaleWindows;
   /** The action's own `ETag` / `Last-Modified`: a stale copy is revalidated with them. */
   validators?: Validators;
 }
@@ -138,6 +140,7 @@ export function decidePage(plan: CachePlan, input: PageInput): PageDecision {
   Object.assign(add, statusHeaders("MISS", { kind: "miss", stored: false, revalidated: input.revalidated }, existingStatus));
 
   const encoding = codingOf(own["content-encoding"]);
+  const ownStale = ownStaleWindows(freshness, timeout);
   const page: StorablePage = {
     status,
     headers: stored,
@@ -150,6 +153,7 @@ export function decidePage(plan: CachePlan, input: PageInput): PageDecision {
     shared: settings.cacheAuthorized || isSharedCacheable(headers),
     ...(encoding ? { encoding } : {}),
     noStale: freshness.mustRevalidate,
+    ...(ownStale.whileRevalidate > 0 || ownStale.ifError > 0 ? { ownStale } : {}),
     ...(validators ? { validators } : {}),
   };
   return { page, headers: add, remove, label: "MISS" };

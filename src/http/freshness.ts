@@ -16,6 +16,13 @@ export interface OwnFreshness {
   mustRevalidate: boolean;
   /** Read from a valid `CDN-Cache-Control`, which then replaced `Cache-Control` and `Expires`. */
   targeted: boolean;
+  /**
+   * The response's own stale windows (RFC 5861): seconds after it stops being fresh during which
+   * it may be served stale while it is refreshed (`stale-while-revalidate`), or instead of an
+   * error (`stale-if-error`). 0 when it gives none, or a value that is not delta-seconds.
+   */
+  staleWhileRevalidate: number;
+  staleIfError: number;
 }
 
 /**
@@ -39,7 +46,26 @@ export function ownFreshness(headers: HeaderBag, receivedAt: number): OwnFreshne
     age: Math.max(ageValue, apparentAge),
     mustRevalidate: cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage"),
     targeted,
+    staleWhileRevalidate: deltaSeconds(cc.get("stale-while-revalidate")) ?? 0,
+    staleIfError: deltaSeconds(cc.get("stale-if-error")) ?? 0,
   };
+}
+
+/** Stale windows, seconds after an entry stops being fresh. */
+export interface StaleWindows {
+  whileRevalidate: number;
+  ifError: number;
+}
+
+/**
+ * The stale windows the response itself asks for, as this cache keeps them: none for a response
+ * that must be revalidated (`must-revalidate`, `proxy-revalidate`, `s-maxage`), and never longer
+ * than the action's `timeout`, which bounds how long the app lets any page be kept. The action's
+ * own `staleWhileRevalidate` / `staleIfError` apply besides (the larger wins).
+ */
+export function ownStaleWindows(own: OwnFreshness, timeout: number): StaleWindows {
+  if (own.mustRevalidate) return { whileRevalidate: 0, ifError: 0 };
+  return { whileRevalidate: Math.min(own.staleWhileRevalidate, timeout), ifError: Math.min(own.staleIfError, timeout) };
 }
 
 /**
